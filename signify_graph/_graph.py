@@ -1,0 +1,216 @@
+"""Compiled graphs: loaded stages wired in execution order, run one item at a time per session.
+
+:func:`build_graph` loads every stage of a validated plan (reporting load failures at the
+YAML node to blame), runs the cross-stage checks, and returns a :class:`Graph`. A graph is
+shared by all sessions; :meth:`Graph.open_session` gives each client its own
+:class:`GraphSession` with its own stage state.
+
+The per-item loop is deliberately small — a list of (bound method, input slots) — because
+its cost is paid per stage per frame; ``benchmarks/engine_overhead.py`` keeps it honest.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import PipelineInvalid, Problem, StageConfigError, StageError
+from ._host import PluginHost
+from ._kinds import Control, FrameContext, Kind
+from ._pipeline import GRAPH_INPUT, NodePlan, PipelinePlan
+from ._stage import LoadContext, Stage, StageSession
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ItemResult:
+    """What one item produced: every node's value (in :attr:`Graph.node_ids` order), the time
+    each stage took in nanoseconds, and the typed error if a stage failed."""
+
+    values: list[Any]
+    timings_ns: list[int]
+    error: StageError | None = None
+    failed_node: str | None = None
+    timestamp_ms: int = 0
+
+    @property
+    def output(self) -> Any:
+        return self.values[-1] if self.error is None else None
+
+
+class Graph:
+    """A pipeline whose stages are loaded. Thread-safe: stages hold only shared, read-only state."""
+
+    def __init__(
+        self, plan: PipelinePlan, stages: dict[str, Stage], host: PluginHost | None
+    ) -> None:
+        self.plan = plan
+        self.stages = stages
+        self.node_ids = [node.id for node in plan.nodes]
+        self._hook = host.hook if host is not None else None
+        self._slots = {node_id: i + 1 for i, node_id in enumerate(self.node_ids)}
+        self._slots[GRAPH_INPUT] = 0
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    @property
+    def input_kind(self) -> Kind:
+        return self.plan.input_kind
+
+    def node(self, node_id: str) -> NodePlan:
+        return next(n for n in self.plan.nodes if n.id == node_id)
+
+    def find(self, kind: Kind) -> list[str]:
+        """Node ids whose output is ``kind``, in execution order."""
+        return [n.id for n in self.plan.nodes if n.stage.output is kind]
+
+    def open_session(self, session_id: str) -> GraphSession:
+        sessions: list[StageSession] = []
+        try:
+            for node in self.plan.nodes:
+                sessions.append(self.stages[node.id].open(session_id))
+        except BaseException:
+            for opened in sessions:
+                opened.close()
+            raise
+        session = GraphSession(self, session_id, sessions)
+        if self._hook is not None:
+            self._hook.signify_session_opened(graph=self, session_id=session_id)
+        return session
+
+    def _item_failed(self, session_id: str, node_id: str, error: StageError) -> None:
+        if self._hook is not None:
+            self._hook.signify_item_failed(
+                graph=self, session_id=session_id, node_id=node_id, error=error
+            )
+
+    def _session_closed(self, session_id: str, items: int) -> None:
+        if self._hook is not None:
+            self._hook.signify_session_closed(graph=self, session_id=session_id, items=items)
+
+    def close(self) -> None:
+        for stage in self.stages.values():
+            stage.close()
+
+
+class GraphSession:
+    """One client's run of a graph: its own stage sessions, sequence and clock."""
+
+    def __init__(self, graph: Graph, session_id: str, sessions: Sequence[StageSession]) -> None:
+        self.graph = graph
+        self.session_id = session_id
+        self.items = 0
+        self._sessions = list(sessions)
+        self._last_ts = -1
+        self._clock_origin = time.monotonic()
+        slots = graph._slots
+        self._steps: list[tuple[str, Callable[..., Any], tuple[int, ...]]] = [
+            (node.id, session.process, tuple(slots[src] for src in node.inputs.values()))
+            for node, session in zip(graph.plan.nodes, self._sessions, strict=True)
+        ]
+        self._closed = False
+
+    def process(self, item: Any, *, arrival_ms: int | None = None) -> ItemResult:
+        """Run one item through every stage. A failing stage fails only this item.
+
+        ``arrival_ms`` is when the item arrived, in ms since the session started; it becomes
+        the frame's timestamp, bumped if needed so timestamps strictly increase.
+        """
+        if arrival_ms is None:
+            arrival_ms = int((time.monotonic() - self._clock_origin) * 1000)
+        timestamp = arrival_ms if arrival_ms > self._last_ts else self._last_ts + 1
+        self._last_ts = timestamp
+        self.items += 1
+        frame = FrameContext(self.session_id, self.items, timestamp)
+        values: list[Any] = [item]
+        timings: list[int] = []
+        clock = time.perf_counter_ns
+        start = clock()
+        for node_id, process, slots in self._steps:
+            try:
+                values.append(process(frame, *[values[s] for s in slots]))
+            except Exception as exc:
+                timings.append(clock() - start)
+                error = exc if isinstance(exc, StageError) else _unexpected(node_id, exc)
+                self.graph._item_failed(self.session_id, node_id, error)
+                return ItemResult(values[1:], timings, error, node_id, timestamp)
+            end = clock()
+            timings.append(end - start)
+            start = end
+        return ItemResult(values[1:], timings, None, None, timestamp)
+
+    def reset(self, control: Control) -> None:
+        """Deliver a control message to every stage of this session, at once."""
+        for session in self._sessions:
+            session.reset(control)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for session in self._sessions:
+            try:
+                session.close()
+            except Exception:
+                log.exception("closing a stage session of %s failed", self.session_id)
+        self.graph._session_closed(self.session_id, self.items)
+
+    def __enter__(self) -> GraphSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _unexpected(node_id: str, exc: Exception) -> StageError:
+    log.error("stage %s failed: %s", node_id, exc, exc_info=exc)
+    error = StageError(
+        f"stage '{node_id}' failed: {type(exc).__name__}: {exc}", code="stage_failed"
+    )
+    error.__cause__ = exc
+    return error
+
+
+def build_graph(
+    plan: PipelinePlan, host: PluginHost | None = None, *, announce: bool = True
+) -> Graph:
+    """Load every stage of ``plan`` and run the cross-stage checks; raise with every problem."""
+    stages: dict[str, Stage] = {}
+    problems: list[Problem] = []
+    for node in plan.nodes:
+        try:
+            stages[node.id] = node.stage(node.params, LoadContext(node.id, plan.base_dir))
+        except StageConfigError as exc:
+            origin = node.param_origins.get(exc.param or "", node.origin)
+            problems.append(origin.problem(f"{node.id}: {exc}"))
+        except Exception as exc:
+            problems.append(
+                node.origin.problem(
+                    f"{node.id}: stage '{node.stage.name}' failed to load: "
+                    f"{type(exc).__name__}: {exc}"
+                )
+            )
+    if not problems:
+        for node in plan.nodes:
+            sources = {port: stages[src] for port, src in node.inputs.items() if src in stages}
+            try:
+                messages = list(stages[node.id].check_sources(sources))
+            except StageConfigError as exc:
+                origin = node.param_origins.get(exc.param or "", node.origin)
+                problems.append(origin.problem(f"{node.id}: {exc}"))
+                continue
+            problems += [node.origin.problem(f"{node.id}: {message}") for message in messages]
+    if problems:
+        for stage in stages.values():
+            stage.close()
+        raise PipelineInvalid(problems)
+    graph = Graph(plan, stages, host)
+    if announce and host is not None:
+        host.hook.signify_graph_built(graph=graph)
+    return graph

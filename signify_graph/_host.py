@@ -1,0 +1,163 @@
+"""The plugin host: hook specifications, entry-point discovery and the stage registry.
+
+Built like pluggy's ``eggsample``: a factory adds the specs, loads the entry-point group and
+registers whatever the caller passes explicitly. Nothing happens at import time, so tests and
+embedders can build as many hosts as they like, each with its own plugins.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel
+
+from . import hookspecs
+from ._errors import PluginError
+from ._kinds import Kind
+from ._stage import Params, Port, Stage
+
+ENTRY_POINT_GROUP = "signify_graph"
+#: Comma-separated entry-point or distribution names that the host must not load.
+DISABLE_ENV = "SIGNIFY_DISABLE_PLUGINS"
+
+
+@dataclass(frozen=True, slots=True)
+class StageInfo:
+    """A registered stage type and the plugin distribution that provided it."""
+
+    cls: type[Stage]
+    provider: str
+
+
+class StageRegistry:
+    """Stage types by name. Plugins add to it through ``signify_register_stages``."""
+
+    def __init__(self) -> None:
+        self._stages: dict[str, StageInfo] = {}
+        self._provider = "<unknown>"
+
+    def add(self, stage: type[Stage]) -> None:
+        """Register a stage class; refuses duplicates and classes that break the contract."""
+        problems = list(_contract_problems(stage))
+        if problems:
+            raise PluginError(
+                f"plugin '{self._provider}' registers an invalid stage "
+                f"{getattr(stage, '__qualname__', stage)!r}: {'; '.join(problems)}"
+            )
+        taken = self._stages.get(stage.name)
+        if taken is not None:
+            raise PluginError(
+                f"plugin '{self._provider}' registers stage '{stage.name}', "
+                f"already registered by '{taken.provider}'"
+            )
+        self._stages[stage.name] = StageInfo(stage, self._provider)
+
+    def get(self, name: str) -> StageInfo | None:
+        return self._stages.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._stages)
+
+    def __iter__(self) -> Iterator[StageInfo]:
+        return iter(self._stages[name] for name in self.names())
+
+    def __len__(self) -> int:
+        return len(self._stages)
+
+
+def _contract_problems(stage: Any) -> Iterator[str]:
+    if not (inspect.isclass(stage) and issubclass(stage, Stage)):
+        yield "not a subclass of signify_graph.Stage"
+        return
+    name = getattr(stage, "name", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        yield "'name' must be an identifier string"
+    if not inspect.getdoc(stage) or stage.__doc__ is None:
+        yield "it has no docstring"
+    model = stage.params_model
+    if not (inspect.isclass(model) and issubclass(model, BaseModel)):
+        yield "'params_model' must be a pydantic model"
+    elif model is not Params and model.model_config.get("extra") != "forbid":
+        yield "'params_model' must forbid unknown keys (subclass signify_graph.Params)"
+    inputs = getattr(stage, "inputs", None)
+    if not isinstance(inputs, Mapping) or not all(isinstance(p, Port) for p in inputs.values()):
+        yield "'inputs' must map port names to signify_graph.Port"
+    if not isinstance(getattr(stage, "output", None), Kind):
+        yield "'output' must be a signify_graph.Kind"
+
+
+@dataclass
+class PluginHost:
+    """A plugin manager with its plugins loaded and their stages registered."""
+
+    manager: pluggy.PluginManager
+    registry: StageRegistry
+
+    @property
+    def hook(self) -> Any:
+        return self.manager.hook
+
+
+def _disabled_names(environ: Mapping[str, str]) -> set[str]:
+    raw = environ.get(DISABLE_ENV, "")
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def create_host(
+    extra_plugins: Iterable[object] = (),
+    *,
+    environ: Mapping[str, str] | None = None,
+    entry_points: bool = True,
+) -> PluginHost:
+    """Build a plugin host: specs, then the entry-point group, then ``extra_plugins``.
+
+    A plugin that fails to import or to register raises :class:`PluginError` with one line
+    naming its distribution and entry point, instead of a traceback from deep inside pluggy.
+    """
+    env = os.environ if environ is None else environ
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    providers: dict[int, str] = {}
+    if entry_points:
+        disabled = _disabled_names(env)
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist is not None else "<unknown distribution>"
+            if ep.name in disabled or dist in disabled:
+                continue
+            where = f"entry point '{ep.name} = {ep.value}' of distribution '{dist}'"
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {where} failed to import: {type(exc).__name__}: {exc}"
+                ) from exc
+            if manager.is_registered(plugin):
+                continue
+            try:
+                manager.register(plugin, name=f"{dist}:{ep.name}")
+            except Exception as exc:
+                raise PluginError(f"plugin {where} is invalid: {exc}") from exc
+            providers[id(plugin)] = f"{dist} ({ep.name})"
+    for plugin in extra_plugins:
+        if not manager.is_registered(plugin):
+            manager.register(plugin)
+            providers[id(plugin)] = getattr(plugin, "__name__", type(plugin).__name__)
+    registry = StageRegistry()
+    for impl in reversed(manager.hook.signify_register_stages.get_hookimpls()):
+        registry._provider = providers.get(id(impl.plugin), impl.plugin_name)
+        try:
+            impl.function(registry=registry)
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"plugin '{registry._provider}' failed to register its stages: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    return PluginHost(manager, registry)

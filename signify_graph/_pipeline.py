@@ -1,0 +1,407 @@
+"""Pipeline files: parse, apply overrides, validate everything, report every problem at once.
+
+The result is a :class:`PipelinePlan` — stage classes, validated parameters and wiring, with
+the origin of every parameter — which :mod:`._graph` turns into running stages. Nothing in
+here loads a model; the checks that need loaded stages run when the graph is built.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ._errors import PipelineInvalid, Problem
+from ._host import StageRegistry
+from ._kinds import Kind
+from ._source import Located, Origin, Path_, load_yaml, parse_scalar
+from ._stage import Params, Port, Stage
+
+#: The reserved source name of the graph's input.
+GRAPH_INPUT = "input"
+_TOP_KEYS = ("name", "description", "nodes")
+_NODE_KEYS = ("id", "stage", "params", "inputs")
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """One ``--set NODE.PARAM=VALUE``; ``index`` is its position on the command line."""
+
+    node: str
+    path: tuple[str, ...]
+    value: Any
+    text: str
+    index: int
+
+    @classmethod
+    def parse(cls, text: str, index: int = 1) -> Override:
+        target, sep, raw = text.partition("=")
+        parts = tuple(target.strip().split("."))
+        if not sep or len(parts) < 2 or not all(parts):
+            raise ValueError(f"--set expects NODE.PARAM=VALUE, got {text!r}")
+        return cls(parts[0], parts[1:], parse_scalar(raw.strip()), text, index)
+
+    @property
+    def origin(self) -> Origin:
+        return Origin("--set", self.index, len(self.text.partition("=")[0]) + 2, "--set")
+
+
+@dataclass
+class NodePlan:
+    """A node after validation: its stage class, parameters, wiring and where values came from."""
+
+    id: str
+    stage: type[Stage]
+    params: Params
+    #: Input port → source node id (or ``input``), in the stage's port order.
+    inputs: dict[str, str]
+    provenance: dict[str, str]
+    origin: Origin
+    param_origins: dict[str, Origin] = field(default_factory=dict)
+
+
+@dataclass
+class PipelinePlan:
+    """A validated pipeline: nodes in execution order, the input kind and the output node."""
+
+    name: str
+    description: str
+    file: str
+    base_dir: Path
+    nodes: list[NodePlan]
+    input_kind: Kind
+    output: str
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
+class _Validator:
+    def __init__(self, located: Located, registry: StageRegistry, base_dir: Path) -> None:
+        self.doc = located
+        self.registry = registry
+        self.base_dir = base_dir
+        self.problems: list[Problem] = []
+        self.override_origins: dict[Path_, Origin] = {}
+
+    def at(self, path: Path_, message: str, *, key: bool = False) -> None:
+        origin = self.override_origins.get(path) or self.doc.origin(path, key=key)
+        self.problems.append(origin.problem(message))
+
+    # -- structure -----------------------------------------------------------------------
+    def top_level(self) -> list[dict[str, Any]]:
+        doc = self.doc.value
+        if not isinstance(doc, dict):
+            self.at((), "a pipeline must be a mapping with 'name', 'description' and 'nodes'")
+            return []
+        for key in doc:
+            if key not in _TOP_KEYS:
+                self.at((key,), f"unknown key '{key}'{_did_you_mean(key, _TOP_KEYS)}", key=True)
+        if not isinstance(doc.get("name"), str) or not doc.get("name"):
+            self.at(("name",) if "name" in doc else (), "'name' must be a non-empty string")
+        if "description" in doc and not isinstance(doc["description"], str):
+            self.at(("description",), "'description' must be a string")
+        nodes = doc.get("nodes")
+        if not isinstance(nodes, list) or not nodes:
+            self.at(("nodes",) if "nodes" in doc else (), "'nodes' must be a non-empty list")
+            return []
+        good = []
+        for index, node in enumerate(nodes):
+            if isinstance(node, dict):
+                good.append(node)
+            else:
+                self.at(("nodes", index), "each node must be a mapping with 'id' and 'stage'")
+                good.append({})
+        return good
+
+    def apply_overrides(self, nodes: list[dict[str, Any]], overrides: Sequence[Override]) -> None:
+        ids = [n.get("id") for n in nodes]
+        for override in overrides:
+            if override.node not in ids:
+                known = [i for i in ids if isinstance(i, str)]
+                self.problems.append(
+                    override.origin.problem(
+                        f"--set names unknown node '{override.node}'"
+                        f"{_did_you_mean(override.node, known)}"
+                    )
+                )
+                continue
+            index = ids.index(override.node)
+            params = nodes[index].setdefault("params", {})
+            if not isinstance(params, dict):
+                continue
+            target = params
+            for part in override.path[:-1]:
+                target = target.setdefault(part, {})
+                if not isinstance(target, dict):
+                    break
+            else:
+                target[override.path[-1]] = override.value
+                path: Path_ = ("nodes", index, "params", *override.path)
+                self.override_origins[path] = override.origin
+
+    # -- nodes ---------------------------------------------------------------------------
+    def node(self, index: int, node: dict[str, Any], seen: dict[str, int]) -> NodePlan | None:
+        where: Path_ = ("nodes", index)
+        for key in node:
+            if key not in _NODE_KEYS:
+                self.at(
+                    (*where, key),
+                    f"unknown node key '{key}'{_did_you_mean(key, _NODE_KEYS)}",
+                    key=True,
+                )
+        node_id = node.get("id")
+        if not isinstance(node_id, str) or not node_id.isidentifier():
+            self.at((*where, "id"), "node 'id' must be an identifier (letters, digits, _)")
+            node_id = None
+        elif node_id == GRAPH_INPUT:
+            self.at((*where, "id"), f"'{GRAPH_INPUT}' is reserved for the graph's input")
+        elif node_id in seen:
+            self.at(
+                (*where, "id"),
+                f"duplicate node id '{node_id}' (first used by node {seen[node_id] + 1})",
+            )
+        else:
+            seen[node_id] = index
+        stage_name = node.get("stage")
+        if not isinstance(stage_name, str):
+            self.at(
+                (*where, "stage") if "stage" in node else where,
+                "node needs a 'stage' (a stage type name)",
+            )
+            return None
+        info = self.registry.get(stage_name)
+        if info is None:
+            self.at(
+                (*where, "stage"),
+                f"unknown stage '{stage_name}'{_did_you_mean(stage_name, self.registry.names())}",
+            )
+            return None
+        raw_params = node.get("params", {})
+        if raw_params is None:
+            raw_params = {}
+        if not isinstance(raw_params, dict):
+            self.at((*where, "params"), "'params' must be a mapping")
+            return None
+        params = self.params(info.cls, raw_params, (*where, "params"), node_id or stage_name)
+        if params is None or node_id is None:
+            return None
+        provenance, param_origins = {}, {}
+        for name in type(params).model_fields:
+            path = (*where, "params", name)
+            if name not in raw_params:
+                provenance[name] = "default"
+                continue
+            origin = self.override_origins.get(path) or self.doc.origin(path)
+            param_origins[name] = origin
+            provenance[name] = origin.source
+        return NodePlan(
+            node_id, info.cls, params, {}, provenance, self.doc.origin(where), param_origins
+        )
+
+    def params(
+        self, stage: type[Stage], raw: dict[str, Any], where: Path_, node_id: str
+    ) -> Params | None:
+        try:
+            return stage.params_model.model_validate(raw, context={"base_dir": self.base_dir})
+        except ValidationError as exc:
+            fields = list(stage.params_model.model_fields)
+            for error in exc.errors():
+                loc = tuple(str(part) for part in error["loc"])
+                dotted = ".".join((node_id, *loc))
+                if error["type"] == "extra_forbidden":
+                    self.at(
+                        (*where, *loc),
+                        f"unknown parameter '{dotted}' for stage "
+                        f"'{stage.name}'{_did_you_mean(loc[-1], fields)}",
+                        key=True,
+                    )
+                elif error["type"] == "missing":
+                    self.at(
+                        where, f"missing parameter '{dotted}' for stage '{stage.name}'", key=True
+                    )
+                else:
+                    message = error["msg"].removeprefix("Value error, ")
+                    got = (
+                        f" (got {error['input']!r})" if not isinstance(error["input"], dict) else ""
+                    )
+                    self.at((*where, *loc), f"{dotted}: {message}{got}")
+            return None
+
+    # -- wiring --------------------------------------------------------------------------
+    def wire(
+        self, raw_nodes: list[dict[str, Any]], plans: list[NodePlan | None]
+    ) -> tuple[list[NodePlan], Kind | None]:
+        by_id = {p.id: p for p in plans if p is not None}
+        input_kinds: list[Kind] = []
+        previous: str | None = GRAPH_INPUT
+        for index, (raw, plan) in enumerate(zip(raw_nodes, plans, strict=True)):
+            declared = raw.get("inputs")
+            where: Path_ = ("nodes", index, "inputs")
+            if plan is None:
+                previous = raw.get("id") if isinstance(raw.get("id"), str) else None
+                continue
+            ports = dict(plan.stage.inputs)
+            sources = self._sources(declared, ports, previous, where)
+            for port_name, source in sources.items():
+                port = ports[port_name]
+                if source == GRAPH_INPUT:
+                    input_kinds.append(port.kind)
+                    continue
+                if source not in by_id:
+                    if not any(r.get("id") == source for r in raw_nodes):
+                        known = list(by_id)
+                        self.at(
+                            where,
+                            f"node '{plan.id}' input '{port_name}' names unknown node "
+                            f"'{source}'{_did_you_mean(source, known)}",
+                        )
+                    continue
+                produced = by_id[source].stage.output
+                if produced != port.kind:
+                    self.at(
+                        where if declared is not None else ("nodes", index, "stage"),
+                        f"node '{plan.id}' input '{port_name}' expects {port.kind.value} but "
+                        f"'{source}' produces {produced.value}",
+                    )
+            plan.inputs = sources
+            previous = plan.id
+        ordered = self._toposort([p for p in plans if p is not None], raw_nodes)
+        kinds = set(input_kinds)
+        if len(kinds) > 1:
+            self.at(
+                ("nodes",),
+                "nodes read the graph input as different kinds: "
+                + ", ".join(sorted(k.value for k in kinds)),
+            )
+        if not input_kinds and by_id:
+            self.at(("nodes", 0), "no node reads the graph input")
+        return ordered, (input_kinds[0] if input_kinds else None)
+
+    def _sources(
+        self, declared: Any, ports: dict[str, Port], previous: str | None, where: Path_
+    ) -> dict[str, str]:
+        names = list(ports)
+        if declared is None:
+            sources = {names[0]: previous} if names and previous is not None else {}
+        elif isinstance(declared, str):
+            sources = {names[0]: declared} if names else {}
+        elif isinstance(declared, list) and all(isinstance(s, str) for s in declared):
+            if len(declared) > len(names):
+                self.at(
+                    where,
+                    f"{len(declared)} inputs given but the stage has {len(names)} port(s): "
+                    f"{', '.join(names)}",
+                )
+            sources = dict(zip(names, declared, strict=False))
+        elif isinstance(declared, dict) and all(isinstance(s, str) for s in declared.values()):
+            sources = {}
+            for port_name, source in declared.items():
+                if port_name not in ports:
+                    self.at(
+                        (*where, port_name),
+                        f"unknown input port '{port_name}'"
+                        f"{_did_you_mean(port_name, names)}; ports: {', '.join(names)}",
+                        key=True,
+                    )
+                else:
+                    sources[port_name] = source
+        else:
+            self.at(
+                where, "'inputs' must be a node id, a list of node ids, or a mapping port: node id"
+            )
+            return {}
+        for name in names:
+            if name not in sources and not ports[name].optional:
+                self.at(where, f"input port '{name}' ({ports[name].kind.value}) is not connected")
+        return {name: sources[name] for name in names if name in sources}
+
+    def _toposort(self, plans: list[NodePlan], raw_nodes: list[dict[str, Any]]) -> list[NodePlan]:
+        index_of = {id(p): i for i, p in enumerate(plans)}
+        by_id = {p.id: p for p in plans}
+        order: list[NodePlan] = []
+        state: dict[str, int] = {}
+
+        def visit(plan: NodePlan, trail: list[str]) -> None:
+            if state.get(plan.id) == 2:
+                return
+            if state.get(plan.id) == 1:
+                cycle = [*trail[trail.index(plan.id) :], plan.id]
+                raw_index = next(i for i, r in enumerate(raw_nodes) if r.get("id") == plan.id)
+                self.at(("nodes", raw_index, "inputs"), "cycle: " + " → ".join(cycle))
+                return
+            state[plan.id] = 1
+            for source in plan.inputs.values():
+                if source in by_id:
+                    visit(by_id[source], [*trail, plan.id])
+            state[plan.id] = 2
+            order.append(plan)
+
+        for plan in sorted(plans, key=lambda p: index_of[id(p)]):
+            visit(plan, [])
+        return order
+
+
+def plan_pipeline(
+    file: str | os.PathLike[str],
+    registry: StageRegistry,
+    *,
+    overrides: Sequence[str | Override] = (),
+    environ: Mapping[str, str] | None = None,
+    text: str | None = None,
+) -> PipelinePlan:
+    """Read and validate a pipeline file; raise :class:`PipelineInvalid` with every problem."""
+    path = Path(file)
+    env = os.environ if environ is None else environ
+    problems: list[Problem] = []
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PipelineInvalid(
+                [Problem(str(path), 1, 1, f"cannot read pipeline: {exc.strerror}")]
+            ) from exc
+    parsed: list[Override] = []
+    for index, item in enumerate(overrides, start=1):
+        if isinstance(item, Override):
+            parsed.append(item)
+            continue
+        try:
+            parsed.append(Override.parse(item, index))
+        except ValueError as exc:
+            problems.append(Problem("--set", index, 1, str(exc)))
+    located, yaml_problems = load_yaml(text, str(path), env)
+    problems += yaml_problems
+    if located.value is None:
+        raise PipelineInvalid(problems)
+    validator = _Validator(located, registry, path.parent)
+    validator.problems += problems
+    raw_nodes = validator.top_level()
+    validator.apply_overrides(raw_nodes, parsed)
+    seen: dict[str, int] = {}
+    plans = [validator.node(i, node, seen) for i, node in enumerate(raw_nodes)]
+    ordered, input_kind = validator.wire(raw_nodes, plans)
+    output = ordered[-1].id if ordered else ""
+    if plans and plans[-1] is not None:
+        output = plans[-1].id
+    used = {source for plan in ordered for source in plan.inputs.values()}
+    for index, plan in enumerate(plans):
+        if plan is not None and plan.id != output and plan.id not in used:
+            validator.at(
+                ("nodes", index, "id"),
+                f"the output of node '{plan.id}' is not connected "
+                "(only the last node may be the graph's output)",
+            )
+    if validator.problems or input_kind is None:
+        raise PipelineInvalid(validator.problems)
+    doc = located.value
+    return PipelinePlan(
+        doc["name"], doc.get("description", ""), str(path), path.parent, ordered, input_kind, output
+    )

@@ -1,0 +1,130 @@
+"""The stage contract: what a plugin implements to become a node of a graph.
+
+A stage type has two halves with different lifetimes:
+
+* the :class:`Stage` instance is built once per graph, from validated parameters. It loads
+  what every session may share (a model file, an inference session) and must not change
+  afterwards, because many sessions use it from several threads at once;
+* a :class:`StageSession` is opened per client session and holds that session's mutable
+  state (a tracker, a window, a throttle). Sessions never share one.
+
+Stage code is plain synchronous code: no sockets, no asyncio, no sleeping. The runner owns
+threads, the network and time, and hands each item a :class:`~signify_graph.FrameContext`
+with an engine-assigned timestamp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
+
+from ._kinds import Control, FrameContext, Kind
+
+
+class Params(BaseModel):
+    """Base for a stage's parameters: unknown keys are errors, values are immutable.
+
+    Document each field with a docstring right below it; ``signify-graph stages`` and the
+    JSON Schema show it, and the stage test kit fails on a field without one.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def _resolve_model_file(value: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir")
+    path = value if value.is_absolute() or base is None else Path(base) / value
+    if not path.is_file():
+        raise ValueError(f"model file '{value}' does not exist (looked for {path})")
+    return path
+
+
+#: A parameter naming a model file; relative paths are resolved against the pipeline file's
+#: folder, and a file that does not exist is a validation error, not a first-frame crash.
+ModelFile = Annotated[Path, AfterValidator(_resolve_model_file)]
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    """An input port: the kind it accepts and whether it may stay unconnected."""
+
+    kind: Kind
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LoadContext:
+    """What a stage may know while it loads: where it sits and where the pipeline lives."""
+
+    node_id: str
+    base_dir: Path
+
+
+class StageSession:
+    """Per-session state of one stage. Override what the stage needs.
+
+    ``process`` receives the :class:`FrameContext` and the values of the stage's input ports,
+    in the order the stage declares them, and returns the value of its output port.
+    """
+
+    def process(self, frame: FrameContext, *inputs: Any) -> Any:
+        raise NotImplementedError
+
+    def reset(self, control: Control) -> None:
+        """Start over (a new target letter, a client's reset). Default: nothing to forget."""
+
+    def close(self) -> None:
+        """Release per-session resources (a tracker). Called once, when the session ends."""
+
+
+class _StatelessSession(StageSession):
+    """Session of a stage without per-session state: calls the stage's own ``process``."""
+
+    def __init__(self, process: Callable[..., Any]) -> None:
+        self.process = process  # type: ignore[method-assign]
+
+
+class Stage:
+    """Base class of every stage type.
+
+    Subclasses set the class attributes below and a docstring (its first line is the
+    summary ``signify-graph stages`` prints), and override :meth:`process` for a stateless
+    stage or :meth:`open` for a stateful one.
+    """
+
+    #: Unique type name, used as ``stage:`` in pipeline files.
+    name: ClassVar[str]
+    #: The pydantic model of the parameters (subclass of :class:`Params`).
+    params_model: ClassVar[type[Params]] = Params
+    #: Input ports, in the order ``process`` receives them.
+    inputs: ClassVar[Mapping[str, Port]]
+    #: The kind of the single output port.
+    output: ClassVar[Kind]
+
+    def __init__(self, params: Any, context: LoadContext) -> None:
+        """Load shared resources once per graph. Raise :class:`StageConfigError` to refuse."""
+        self.params = params
+        self.context = context
+
+    def check_sources(self, sources: Mapping[str, Stage]) -> Iterable[str]:
+        """Check the stages feeding each input port; yield a message per problem.
+
+        Runs once while the graph is built, after every stage loaded: the place for
+        contracts between stages (a classifier and the normalisation it was trained with).
+        """
+        return ()
+
+    def open(self, session_id: str) -> StageSession:
+        """Open per-session state. Default: a stateless session calling :meth:`process`."""
+        return _StatelessSession(self.process)
+
+    def process(self, frame: FrameContext, *inputs: Any) -> Any:
+        """Process one item (for stateless stages)."""
+        raise NotImplementedError(f"stage '{self.name}' implements neither process nor open")
+
+    def close(self) -> None:
+        """Release shared resources. Called once when the graph closes."""
