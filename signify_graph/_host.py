@@ -25,6 +25,7 @@ from ._stage import Params, Port, Stage
 ENTRY_POINT_GROUP = "signify_graph"
 #: Comma-separated entry-point or distribution names that the host must not load.
 DISABLE_ENV = "SIGNIFY_DISABLE_PLUGINS"
+_OWN_DIST = "signify-graph"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,9 @@ def create_host(
     providers: dict[int, str] = {}
     if entry_points:
         disabled = _disabled_names(env)
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        # Our own stages first, so a plugin reusing one of their names is the one blamed.
+        found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for ep in sorted(found, key=lambda ep: ep.dist is None or ep.dist.name != _OWN_DIST):
             dist = ep.dist.name if ep.dist is not None else "<unknown distribution>"
             if ep.name in disabled or dist in disabled:
                 continue
@@ -149,7 +152,7 @@ def create_host(
             manager.register(plugin)
             providers[id(plugin)] = getattr(plugin, "__name__", type(plugin).__name__)
     registry = StageRegistry()
-    for impl in reversed(manager.hook.signify_register_stages.get_hookimpls()):
+    for impl in manager.hook.signify_register_stages.get_hookimpls():  # registration order
         registry._provider = providers.get(id(impl.plugin), impl.plugin_name)
         try:
             impl.function(registry=registry)

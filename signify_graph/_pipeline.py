@@ -93,6 +93,8 @@ class _Validator:
 
     def at(self, path: Path_, message: str, *, key: bool = False) -> None:
         origin = self.override_origins.get(path) or self.doc.origin(path, key=key)
+        if origin.source == "unset":  # the missing variable is the problem, already reported
+            return
         self.problems.append(origin.problem(message))
 
     # -- structure -----------------------------------------------------------------------
@@ -127,20 +129,29 @@ class _Validator:
             if override.node not in ids:
                 known = [i for i in ids if isinstance(i, str)]
                 self.problems.append(
-                    override.origin.problem(
+                    Problem(
+                        "--set",
+                        override.index,
+                        1,
                         f"--set names unknown node '{override.node}'"
-                        f"{_did_you_mean(override.node, known)}"
+                        f"{_did_you_mean(override.node, known)}",
                     )
                 )
                 continue
             index = ids.index(override.node)
-            params = nodes[index].setdefault("params", {})
+            if nodes[index].get("params") is None:
+                nodes[index]["params"] = {}
+            params = nodes[index]["params"]
             if not isinstance(params, dict):
                 continue
             target = params
-            for part in override.path[:-1]:
+            for depth, part in enumerate(override.path[:-1], start=1):
                 target = target.setdefault(part, {})
                 if not isinstance(target, dict):
+                    group = ".".join((override.node, *override.path[:depth]))
+                    self.problems.append(
+                        override.origin.problem(f"'{group}' is not a group of parameters")
+                    )
                     break
             else:
                 target[override.path[-1]] = override.value
@@ -199,7 +210,8 @@ class _Validator:
             if name not in raw_params:
                 provenance[name] = "default"
                 continue
-            origin = self.override_origins.get(path) or self.doc.origin(path)
+            nested = (o for p, o in self.override_origins.items() if p[: len(path)] == path)
+            origin = next(nested, None) or self.doc.origin(path)
             param_origins[name] = origin
             provenance[name] = origin.source
         return NodePlan(
@@ -232,6 +244,12 @@ class _Validator:
                     got = (
                         f" (got {error['input']!r})" if not isinstance(error["input"], dict) else ""
                     )
+                    source = self.doc.origin((*where, *loc)).source
+                    if (
+                        source.startswith("environment")
+                        and (*where, *loc) not in self.override_origins
+                    ):
+                        got += f" from {source}"
                     self.at((*where, *loc), f"{dotted}: {message}{got}")
             return None
 
@@ -250,8 +268,13 @@ class _Validator:
                 continue
             ports = dict(plan.stage.inputs)
             sources = self._sources(declared, ports, previous, where)
-            for port_name, source in sources.items():
+            for position, (port_name, source) in enumerate(sources.items()):
                 port = ports[port_name]
+                at: Path_ = where
+                if isinstance(declared, dict):
+                    at = (*where, port_name)
+                elif isinstance(declared, list):
+                    at = (*where, position)
                 if source == GRAPH_INPUT:
                     input_kinds.append(port.kind)
                     continue
@@ -259,7 +282,7 @@ class _Validator:
                     if not any(r.get("id") == source for r in raw_nodes):
                         known = list(by_id)
                         self.at(
-                            where,
+                            at,
                             f"node '{plan.id}' input '{port_name}' names unknown node "
                             f"'{source}'{_did_you_mean(source, known)}",
                         )
@@ -267,7 +290,7 @@ class _Validator:
                 produced = by_id[source].stage.output
                 if produced != port.kind:
                     self.at(
-                        where if declared is not None else ("nodes", index, "stage"),
+                        at if declared is not None else ("nodes", index, "stage"),
                         f"node '{plan.id}' input '{port_name}' expects {port.kind.value} but "
                         f"'{source}' produces {produced.value}",
                     )
@@ -281,7 +304,7 @@ class _Validator:
                 "nodes read the graph input as different kinds: "
                 + ", ".join(sorted(k.value for k in kinds)),
             )
-        if not input_kinds and by_id:
+        if not input_kinds and by_id and all(p is not None for p in plans):
             self.at(("nodes", 0), "no node reads the graph input")
         return ordered, (input_kinds[0] if input_kinds else None)
 
@@ -349,6 +372,23 @@ class _Validator:
         return order
 
 
+def _named_sources(raw_nodes: list[dict[str, Any]], plans: list[NodePlan | None]) -> set[str]:
+    """Node ids read by nodes that failed validation, so their sources are not 'unconnected'."""
+    named: set[str] = set()
+    for index, (raw, plan) in enumerate(zip(raw_nodes, plans, strict=True)):
+        if plan is not None:
+            continue
+        declared = raw.get("inputs")
+        if declared is None and index > 0 and isinstance(raw_nodes[index - 1].get("id"), str):
+            named.add(raw_nodes[index - 1]["id"])
+        elif isinstance(declared, str):
+            named.add(declared)
+        elif isinstance(declared, list | dict):
+            values = declared.values() if isinstance(declared, dict) else declared
+            named |= {source for source in values if isinstance(source, str)}
+    return named
+
+
 def plan_pipeline(
     file: str | os.PathLike[str],
     registry: StageRegistry,
@@ -392,6 +432,7 @@ def plan_pipeline(
     if plans and plans[-1] is not None:
         output = plans[-1].id
     used = {source for plan in ordered for source in plan.inputs.values()}
+    used |= _named_sources(raw_nodes, plans)
     for index, plan in enumerate(plans):
         if plan is not None and plan.id != output and plan.id not in used:
             validator.at(

@@ -25,7 +25,10 @@ _PLACEHOLDER = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<defaul
 
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """Where a value came from: ``file``, ``environment`` (with the variable) or ``--set``."""
+    """Where a value came from: ``file``, ``environment`` (with the variable) or ``--set``.
+
+    ``unset`` marks a placeholder whose variable is missing: that is reported once, by itself.
+    """
 
     file: str
     line: int
@@ -136,7 +139,9 @@ def load_yaml(text: str, file: str, environ: Mapping[str, str]) -> tuple[Located
                 problems.append(
                     origin.problem(f"environment variable {name} is not set and has no default")
                 )
-            if used:
+            if missing:  # reported once, here; validation of the empty value stays quiet
+                located.values[path] = Origin(origin.file, origin.line, origin.column, "unset")
+            elif used:
                 located.values[path] = Origin(
                     origin.file, origin.line, origin.column, "environment " + ", ".join(used)
                 )

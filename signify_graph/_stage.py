@@ -118,6 +118,13 @@ class Stage:
         """
         return ()
 
+    def identity(self) -> Mapping[str, Any]:
+        """What identifies this stage's resources (a model's path and sha256…).
+
+        ``/health`` reports it, so an operator can tell which model a replica serves.
+        """
+        return {}
+
     def open(self, session_id: str) -> StageSession:
         """Open per-session state. Default: a stateless session calling :meth:`process`."""
         return _StatelessSession(self.process)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from ._describe import describe_plan, describe_stages, stage_record
 from ._errors import PipelineInvalid, SignifyError
 from ._host import PluginHost, create_host
+from ._native_noise import filter_native_stderr
 from ._pipeline import plan_pipeline
 from ._schema import pipeline_schema
 
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None:  # a real process, not a test calling main() in-process
+        filter_native_stderr()
     try:
         host = create_host()
         return _COMMANDS[args.command](args, host)

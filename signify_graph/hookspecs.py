@@ -50,7 +50,7 @@ def signify_graph_built(graph: Graph) -> None:
     Called right after a pipeline is compiled and before its first session opens — once per
     ``serve``, ``run``, ``eval`` or ``bench``, and not for ``validate``.
 
-    :param graph: the compiled graph; read its ``pipeline`` and ``stages``, do not mutate.
+    :param graph: the compiled graph; read its ``plan`` and ``stages``, do not mutate.
     """
 
 
@@ -68,6 +68,9 @@ def signify_session_opened(graph: Graph, session_id: str) -> None:
 @hookspec
 def signify_session_closed(graph: Graph, session_id: str, items: int) -> None:
     """Observe the end of a session, after every stage closed its per-session state.
+
+    Called once per session when it closes (the client left, or the input stream ended),
+    whether or not its items succeeded.
 
     :param graph: the graph the session ran.
     :param session_id: the session's identifier.

@@ -13,7 +13,9 @@ A missing or corrupt model is a validation error; there is no fallback and no mo
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,6 +37,8 @@ from signify_graph import (
     StageSession,
     hookimpl,
 )
+
+log = logging.getLogger(__name__)
 
 
 class ClassifyParams(Params):
@@ -77,6 +81,7 @@ class ClassifyStage(Stage):
                 f"cannot load ONNX model '{params.model}': {str(exc).splitlines()[0]}",
                 param="model",
             ) from exc
+        self.sha256 = hashlib.sha256(params.model.read_bytes()).hexdigest()
         meta = self.session.get_modelmeta().custom_metadata_map
         try:
             labels = json.loads(_metadata(meta, "labels"))
@@ -98,6 +103,10 @@ class ClassifyStage(Stage):
         if self.window < 1:
             raise StageConfigError("the model's window must be at least 1", param="model")
         # Run once: proves the model executes, and warms ORT's allocations up.
+        log.info("Loaded ONNX model from %s", params.model)
+        log.info("Input: %s %s", self.input_name, model_input.shape)
+        for output in self.session.get_outputs():
+            log.info("Output: %s %s (labels %s)", output.name, output.shape, "".join(labels))
         probe = self.session.run(
             None, {self.input_name: np.zeros((1, self.window, self.n_features), np.float32)}
         )
@@ -106,6 +115,15 @@ class ClassifyStage(Stage):
                 f"the model outputs shape {probe[0].shape} but names {len(self.labels)} labels",
                 param="model",
             )
+
+    def identity(self) -> Mapping[str, Any]:
+        return {
+            "model": str(self.params.model),
+            "sha256": self.sha256,
+            "labels": "".join(self.labels),
+            "window": self.window,
+            "normalization": self.normalization,
+        }
 
     def check_sources(self, sources: Mapping[str, Stage]) -> Iterable[str]:
         contract = getattr(sources.get("features"), "contract", None)

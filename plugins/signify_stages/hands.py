@@ -11,7 +11,9 @@ The old ``MEDIAPIPE_MODEL_COMPLEXITY`` maps to ``model``: 0 → ``lite``, 1 → 
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -99,6 +101,13 @@ class HandsStage(Stage):
                 f"MediaPipe cannot load bundle '{path}': {exc}",
                 param="bundle" if params.bundle else "model",
             ) from exc
+
+    def identity(self) -> Mapping[str, Any]:
+        return {
+            "bundle": str(self.bundle_path),
+            "sha256": hashlib.sha256(self._bundle).hexdigest(),
+            "mode": self.params.mode,
+        }
 
     def _create(self) -> Any:
         from mediapipe.tasks.python import BaseOptions, vision

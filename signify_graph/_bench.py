@@ -1,0 +1,222 @@
+"""``signify-graph bench``: where the time goes, per stage, against the predecessor's way.
+
+On real photos placed on a 640×480 canvas (as a webcam frame), each held for 15 frames like a
+signer holding a letter, it measures in one run:
+
+* every stage's own time per frame (p50/p90/p99) and the whole ``GraphSession.process`` call;
+* the engine's overhead: the whole call minus the sum of the stages' own time;
+* the same work done the predecessor's way — one MediaPipe tracker and one window for
+  everybody, its list-based normalisation and smoothing, the ONNX model run twice per frame
+  with default threading — and the ratio of the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _inputs
+from ._graph import Graph, build_graph
+from ._host import PluginHost
+from ._kinds import Kind
+from ._pipeline import plan_pipeline
+
+HOLD_FRAMES = 15
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    p = sub.add_parser("bench", help="per-stage latency, engine overhead, predecessor ratio")
+    p.add_argument("pipeline", metavar="PIPELINE")
+    p.add_argument("--frames", type=int, default=600, metavar="N", help="frames to measure")
+    p.add_argument("--warmup", type=int, default=60, metavar="N", help="frames before measuring")
+    p.add_argument(
+        "--input",
+        type=Path,
+        default=Path("tests/data/photos"),
+        metavar="PATH",
+        help="a folder of photos (default: the committed test photos)",
+    )
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    return p
+
+
+def webcam_frames(folder: Path) -> list[bytes]:
+    """Photos centred on a black 640×480 canvas and encoded as JPEG q80, as a phone sends."""
+    import cv2
+
+    frames = []
+    for path in _inputs.photos(folder):
+        image = cv2.imread(str(path))
+        if image is None:
+            continue
+        scale = min(400 / image.shape[0], 560 / image.shape[1], 1.0)
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        canvas = np.zeros((480, 640, 3), np.uint8)
+        top, left = (480 - image.shape[0]) // 2, (640 - image.shape[1]) // 2
+        canvas[top : top + image.shape[0], left : left + image.shape[1]] = image
+        ok, jpeg = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        if ok:
+            frames.append(jpeg.tobytes())
+    return frames
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    array = np.asarray(samples)
+    return {
+        name: float(np.percentile(array, q)) for name, q in (("p50", 50), ("p90", 90), ("p99", 99))
+    }
+
+
+class PredecessorWay:
+    """The predecessor's per-frame work, rebuilt for comparison (see PREDECESSOR.md)."""
+
+    def __init__(self, graph: Graph) -> None:
+        import onnxruntime as ort
+
+        hands: Any = next((s for s in graph.stages.values() if hasattr(s, "bundle_path")), None)
+        classify: Any = next(s for s in graph.stages.values() if hasattr(s, "labels"))
+        self.model_path = str(classify.params.model)
+        self.session = ort.InferenceSession(self.model_path, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.window = int(getattr(classify, "window", 1))
+        self.labels = list(classify.labels)
+        self.landmarker = hands._create() if hands is not None else None
+        self.history: list[list[float]] = []
+        self.clock = 0
+
+    def frame(self, payload: Any) -> str:
+        import cv2
+        import mediapipe as mp
+
+        points: list[list[float]]
+        if self.landmarker is not None:
+            bgr: Any = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR)
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            self.clock += 66
+            result = self.landmarker.detect_for_video(
+                mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), self.clock
+            )
+            if not result.hand_landmarks:
+                return json.dumps({"maxarg_letter": "A", "target_arg_prob": 0.0})
+            points = [[p.x, p.y, p.z] for p in result.hand_landmarks[0]]
+        else:
+            points = payload["landmarks"]
+        wrist = points[0]
+        flat = [c - w for p in points for c, w in zip(p, wrist, strict=True)]
+        peak = max(abs(v) for v in flat) or 1.0
+        features = [v / peak for v in flat]
+        batch = np.asarray([[features] * self.window], np.float32)
+        self.session.run(None, {self.input_name: batch})  # it ran the model twice per frame
+        probs = self.session.run(None, {self.input_name: batch})[0][0].tolist()
+        self.history.append(probs)
+        if len(self.history) > 5:
+            self.history.pop(0)
+        mean = [sum(row[i] for row in self.history) / len(self.history) for i in range(len(probs))]
+        best = max(range(len(mean)), key=mean.__getitem__)
+        return json.dumps({"maxarg_letter": self.labels[best], "target_arg_prob": mean[best]})
+
+    def close(self) -> None:
+        if self.landmarker is not None:
+            self.landmarker.close()
+
+
+def measure(graph: Graph, items: list[Any], frames: int, warmup: int) -> dict[str, Any]:
+    stage_ns: list[list[int]] = [[] for _ in graph.node_ids]
+    total_ns: list[int] = []
+    baseline_ns: list[int] = []
+    clock = time.perf_counter_ns
+    predecessor = PredecessorWay(graph)
+    with graph.open_session("bench") as session:
+        for n in range(warmup + frames):
+            item = items[(n // HOLD_FRAMES) % len(items)]
+            start = clock()
+            result = session.process(item, arrival_ms=n * 66)
+            ours = clock() - start
+            start = clock()
+            predecessor.frame(item)
+            theirs = clock() - start
+            if n >= warmup:
+                total_ns.append(ours)
+                baseline_ns.append(theirs)
+                for i, spent in enumerate(result.timings_ns):
+                    stage_ns[i].append(spent)
+    predecessor.close()
+    ms = 1e-6
+    stages = {
+        node: percentiles([v * ms for v in stage_ns[i]]) for i, node in enumerate(graph.node_ids)
+    }
+    overhead = [(t - sum(s[k] for s in stage_ns)) * ms for k, t in enumerate(total_ns)]
+    total = percentiles([v * ms for v in total_ns])
+    baseline = percentiles([v * ms for v in baseline_ns])
+    return {
+        "pipeline": graph.name,
+        "frames": frames,
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpu": _cpu_model(),
+        },
+        "stages_ms": stages,
+        "total_ms": total,
+        "overhead_ms": percentiles(overhead),
+        "overhead_share": statistics.median(overhead) / total["p50"],
+        "predecessor_ms": baseline,
+        "speedup_p50": baseline["p50"] / total["p50"],
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def render(figures: dict[str, Any]) -> str:
+    lines = [
+        f"pipeline {figures['pipeline']}: {figures['frames']} frames, "
+        f"{figures['machine']['cpu']}, Python {figures['machine']['python']}",
+        "",
+        "| stage | p50 ms | p90 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+    ]
+    rows = [
+        *figures["stages_ms"].items(),
+        ("**total (process call)**", figures["total_ms"]),
+        ("engine overhead", figures["overhead_ms"]),
+        ("predecessor's way", figures["predecessor_ms"]),
+    ]
+    for name, p in rows:
+        lines.append(f"| {name} | {p['p50']:.3f} | {p['p90']:.3f} | {p['p99']:.3f} |")
+    lines += [
+        "",
+        f"engine overhead: {100 * figures['overhead_share']:.2f} % of the total (p50)",
+        f"predecessor's way / ours (p50): {figures['speedup_p50']:.2f}×",
+    ]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, host: PluginHost) -> int:
+    graph = build_graph(plan_pipeline(args.pipeline, host.registry, overrides=args.overrides), host)
+    try:
+        if graph.input_kind is Kind.ENCODED_IMAGE:
+            items: list[Any] = webcam_frames(args.input)
+        else:
+            items = [i.payload for i in _inputs.read(args.input, graph.input_kind)]
+        if not items:
+            raise SystemExit(f"signify-graph: error: no usable input in {args.input}")
+        figures = measure(graph, items, args.frames, args.warmup)
+    finally:
+        graph.close()
+    print(json.dumps(figures, indent=2) if args.json else render(figures))
+    return 0

@@ -1,0 +1,103 @@
+"""Health, readiness and metrics: one implementation behind every port that reports them.
+
+The WebSocket port answers ``/health`` and ``/ready`` (Railway health-checks only the port it
+injects), and the aiohttp app on ``HEALTH_PORT`` answers those plus ``/metrics``; both read
+the same :class:`ServiceState`, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.process_collector import ProcessCollector
+
+from ._graph import Graph
+
+SERVICE_NAME = "signify-backend"
+
+_FAST = (0.0005, 0.001, 0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1.0)
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of its own (one per server)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        r = self.registry
+        self.sessions = Gauge("signify_sessions", "Open WebSocket sessions", registry=r)
+        self.connections_refused = Counter(
+            "signify_connections_refused", "Handshakes refused", ["reason"], registry=r
+        )
+        self.messages = Counter("signify_messages_received", "Messages received", registry=r)
+        self.frames_in = Counter("signify_frames_received", "Frames received", registry=r)
+        self.frames_processed = Counter(
+            "signify_frames_processed", "Frames run through the graph", registry=r
+        )
+        self.frames_answered = Counter("signify_frames_answered", "Replies sent", registry=r)
+        self.frames_dropped = Counter(
+            "signify_frames_dropped", "Frames dropped before processing", ["reason"], registry=r
+        )
+        self.errors = Counter("signify_errors", "Errors sent to clients", ["code"], registry=r)
+        self.frame_seconds = Histogram(
+            "signify_frame_seconds", "Frame arrival to reply", buckets=_FAST, registry=r
+        )
+        self.stage_seconds = Histogram(
+            "signify_stage_seconds", "Time per stage per frame", ["node"], buckets=_FAST, registry=r
+        )
+        self.loop_lag = Histogram(
+            "signify_event_loop_lag_seconds",
+            "Event-loop lag (scheduled vs actual wake-up)",
+            buckets=_FAST,
+            registry=r,
+        )
+        self.loop_lag_max = Gauge(
+            "signify_event_loop_lag_max_seconds",
+            "Largest event-loop lag in the last interval",
+            registry=r,
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class ServiceState:
+    """Whether the service is starting, ready or draining, and what it serves."""
+
+    def __init__(self) -> None:
+        self.phase = "starting"
+        self.started = time.monotonic()
+        self.graph: Graph | None = None
+        self.sessions = 0
+        self.metrics = Metrics()
+
+    @property
+    def ready(self) -> bool:
+        return self.phase == "ready"
+
+    def identity(self) -> dict[str, Any]:
+        if self.graph is None:
+            return {}
+        models = {node: dict(stage.identity()) for node, stage in self.graph.stages.items()}
+        return {
+            "pipeline": {"name": self.graph.name, "file": self.graph.plan.file},
+            "models": {node: value for node, value in models.items() if value},
+        }
+
+    def health(self) -> dict[str, Any]:
+        """``/health``: the process is alive (even while starting or draining)."""
+        return {
+            "status": "healthy",
+            "service": SERVICE_NAME,
+            "phase": self.phase,
+            "uptime_s": round(time.monotonic() - self.started, 1),
+            "sessions": self.sessions,
+            **self.identity(),
+        }
+
+    def readiness(self) -> tuple[int, dict[str, Any]]:
+        """``/ready``: 200 once the pipeline is validated, loaded and warmed; 503 otherwise."""
+        body = {"ready": self.ready, "phase": self.phase, "service": SERVICE_NAME}
+        return (200 if self.ready else 503), body

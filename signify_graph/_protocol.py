@@ -1,0 +1,125 @@
+"""The wire protocol, sans I/O: turn one WebSocket message into a frame, a control message
+or a typed protocol error. Nothing here touches asyncio or sockets, so it is fuzzed
+directly (``tests/service/test_protocol_fuzz.py``) and documented in ``docs/PROTOCOL.md``.
+
+Accepted messages (protocol version 1):
+
+* **binary** — the raw bytes of one JPEG/PNG/WebP frame (cheapest: no base64, no JSON);
+* **legacy text** — the predecessor's ``{"jpeg_blob": <base64 | null>, "new_word_letter":
+  <letter | null>}``; a change of ``new_word_letter`` (or a null blob) resets the session;
+* ``{"type": "frame", "image": <base64>}``;
+* ``{"type": "landmarks", "landmarks": [[x, y, z] × 21], "aspect"?: w/h, "handedness"?: …}``;
+* ``{"type": "reset", "target": <letter | null>}``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ._kinds import Control, Kind
+
+PROTOCOL_VERSION = 1
+
+
+class ProtocolError(Exception):
+    """A message the server cannot accept; ``code`` is what the client sees."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """An item for the graph: ``payload`` matches the pipeline's input kind."""
+
+    payload: Any
+    #: Set when a legacy message also changes the target (reset first, then the frame).
+    control: Control | None = None
+    legacy: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    control: Control
+    legacy: bool = False
+
+
+Message = Frame | Reset
+
+
+def error_reply(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+class MessageParser:
+    """Parses messages for one session; remembers the target to spot legacy target changes."""
+
+    def __init__(self, input_kind: Kind, labels: tuple[str, ...] | None) -> None:
+        self.input_kind = input_kind
+        self.labels = labels
+        self.target: str | None = None
+
+    def _target(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ProtocolError("bad_target", "the target letter must be a string or null")
+        letter = value.strip().upper()
+        if self.labels is not None and letter not in self.labels:
+            known = "".join(self.labels) if all(len(x) == 1 for x in self.labels) else self.labels
+            raise ProtocolError("bad_target", f"unknown target letter {value!r}; known: {known}")
+        return letter
+
+    def _control(self, target: str | None) -> Control:
+        self.target = target
+        return Control(target)
+
+    def _expect(self, kind: Kind) -> None:
+        if self.input_kind is not kind:
+            wanted = "image frames" if self.input_kind is Kind.ENCODED_IMAGE else "landmarks"
+            raise ProtocolError("wrong_input", f"this pipeline takes {wanted}")
+
+    def parse(self, message: str | bytes) -> Message:
+        if isinstance(message, bytes | bytearray | memoryview):
+            self._expect(Kind.ENCODED_IMAGE)
+            return Frame(bytes(message))
+        try:
+            data = json.loads(message)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise ProtocolError("bad_json", f"the message is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ProtocolError("bad_message", "a text message must be a JSON object")
+        if "type" not in data and ("jpeg_blob" in data or "new_word_letter" in data):
+            return self._legacy(data)
+        kind = data.get("type")
+        if kind == "frame":
+            self._expect(Kind.ENCODED_IMAGE)
+            image = data.get("image")
+            if not isinstance(image, str):
+                raise ProtocolError("bad_message", "'image' must be base64 text")
+            return Frame(image)
+        if kind == "landmarks":
+            self._expect(Kind.LANDMARK_MESSAGE)
+            return Frame({k: v for k, v in data.items() if k != "type"})
+        if kind == "reset":
+            return Reset(self._control(self._target(data.get("target"))))
+        if kind is None:
+            raise ProtocolError("bad_message", "the message has no 'type'")
+        raise ProtocolError(
+            "unknown_message", f"unknown message type {kind!r}; expected frame, landmarks or reset"
+        )
+
+    def _legacy(self, data: dict[str, Any]) -> Message:
+        blob = data.get("jpeg_blob")
+        target = self._target(data.get("new_word_letter"))
+        if blob is None:
+            return Reset(self._control(target), legacy=True)
+        if not isinstance(blob, str):
+            raise ProtocolError("bad_message", "'jpeg_blob' must be base64 text or null")
+        self._expect(Kind.ENCODED_IMAGE)
+        control = self._control(target) if target != self.target else None
+        return Frame(blob, control, legacy=True)

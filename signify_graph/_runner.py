@@ -1,0 +1,223 @@
+"""One client's session on the event loop: newest frame wins, controls act at once.
+
+At most one frame of a session runs at a time, in the shared worker pool. While it runs, a
+newer frame *replaces* the waiting one (the replaced frame is dropped and counted), so a
+client that sends faster than the server can answer sees bounded latency instead of the
+predecessor's ever-growing queue. A reset drops the waiting frame too and is applied before
+the next frame starts — never behind queued frames, and never concurrently with a running
+frame (stage state is not thread-safe, and need not be).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from functools import partial
+from typing import Any
+
+from ._graph import GraphSession, ItemResult
+from ._kinds import Control
+from ._observe import Metrics
+from ._protocol import Frame, MessageParser, ProtocolError, Reset, error_reply
+from ._record import SessionRecorder
+
+log = logging.getLogger("signify_graph.session")
+
+Send = Callable[[str], Awaitable[None]]
+
+
+class RateLimiter:
+    """Token bucket: ``rate`` messages per second with bursts of ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens, self.stamp = float(burst), time.monotonic()
+
+    def allow(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class ClientSession:
+    """Drives one :class:`GraphSession` from one connection's messages."""
+
+    def __init__(
+        self,
+        graph_session: GraphSession,
+        parser: MessageParser,
+        send: Send,
+        pool: Executor,
+        metrics: Metrics,
+        *,
+        rate: RateLimiter,
+        deadline_s: float,
+        on_stalled: Callable[[], Awaitable[None]],
+        recorder: SessionRecorder | None = None,
+    ) -> None:
+        self.id = graph_session.session_id
+        self._graph = graph_session
+        self._parser = parser
+        self._send = send
+        self._pool = pool
+        self._metrics = metrics
+        self._rate = rate
+        self._deadline = deadline_s
+        self._on_stalled = on_stalled
+        self._recorder = recorder
+        self._origin = time.monotonic()
+        self._pending: tuple[Any, float, int] | None = None
+        self._pending_control: Control | None = None
+        self._running: asyncio.Future[ItemResult] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._discard_running = False
+        self._closing = False
+        self.stalled = False
+        node_ids = graph_session.graph.node_ids
+        self._stage_histograms = [metrics.stage_seconds.labels(node) for node in node_ids]
+
+    # -- inbound ---------------------------------------------------------------------------
+    async def on_message(self, message: str | bytes) -> None:
+        now = time.monotonic()
+        self._metrics.messages.inc()
+        index = (
+            -1 if self._recorder is None else self._recorder.inbound(now - self._origin, message)
+        )
+        if not self._rate.allow(now):
+            self._metrics.frames_dropped.labels("rate_limited").inc()
+            await self.send_error("rate_limited", "too many messages; slow down")
+            return
+        try:
+            parsed = self._parser.parse(message)
+        except ProtocolError as exc:
+            await self.send_error(exc.code, exc.message)
+            return
+        if isinstance(parsed, Reset):
+            self._control(parsed.control)
+            await self._send_json({"ack": "reset", "target": parsed.control.target})
+            return
+        assert isinstance(parsed, Frame)
+        if parsed.control is not None:
+            self._control(parsed.control)
+        self._metrics.frames_in.inc()
+        self._submit(parsed.payload, now, index)
+
+    def _reset_graph(self, control: Control) -> None:
+        self._graph.reset(control)
+        if self._recorder is not None:
+            self._recorder.reset(control.target)
+
+    def _control(self, control: Control) -> None:
+        if self._pending is not None:
+            self._pending = None
+            self._metrics.frames_dropped.labels("reset").inc()
+        if self._running is not None:
+            self._pending_control = control
+            self._discard_running = True
+        else:
+            self._reset_graph(control)
+
+    def _submit(self, payload: Any, arrived: float, index: int) -> None:
+        if self.stalled or self._closing:
+            self._metrics.frames_dropped.labels("stalled").inc()
+            return
+        if self._running is not None:
+            if self._pending is not None:
+                self._metrics.frames_dropped.labels("superseded").inc()
+            self._pending = (payload, arrived, index)
+            return
+        self._start(payload, arrived, index)
+
+    # -- processing ------------------------------------------------------------------------
+    def _start(self, payload: Any, arrived: float, index: int) -> None:
+        loop = asyncio.get_running_loop()
+        arrival_ms = int((arrived - self._origin) * 1000)
+        if self._recorder is not None:
+            self._recorder.process(index, arrival_ms)
+        call = partial(self._graph.process, payload, arrival_ms=arrival_ms)
+        self._running = loop.run_in_executor(self._pool, call)
+        self._task = asyncio.create_task(self._finish(self._running, arrived, index))
+
+    async def _finish(
+        self, running: asyncio.Future[ItemResult], arrived: float, index: int
+    ) -> None:
+        try:
+            result = await asyncio.wait_for(asyncio.shield(running), self._deadline)
+        except TimeoutError:
+            self.stalled = True
+            self._metrics.errors.labels("deadline_exceeded").inc()
+            log.error("frame exceeded its deadline", extra={"session": self.id})
+            await self.send_error(
+                "deadline_exceeded", f"a stage did not finish within {self._deadline:.1f} s"
+            )
+            running.add_done_callback(lambda _: self._graph.close())
+            await self._on_stalled()
+            return
+        self._metrics.frames_processed.inc()
+        for histogram, spent in zip(self._stage_histograms, result.timings_ns, strict=False):
+            histogram.observe(spent / 1e9)
+        if self._recorder is not None:
+            error = result.error
+            self._recorder.result(
+                index,
+                result.output,
+                None if error is None else {"code": error.code, "message": error.message},
+            )
+        discard, self._discard_running = self._discard_running, False
+        self._running = None
+        if self._pending_control is not None:
+            self._reset_graph(self._pending_control)
+            self._pending_control = None
+        if self._pending is not None and not self._closing:
+            payload, pending_arrived, pending_index = self._pending
+            self._pending = None
+            self._start(payload, pending_arrived, pending_index)
+        if discard:
+            self._metrics.frames_dropped.labels("reset").inc()
+            return
+        if result.error is not None:
+            await self.send_error(result.error.code, result.error.message)
+            return
+        reply = result.output
+        if reply is not None:
+            await self._send_json(reply)
+            self._metrics.frames_answered.inc()
+            self._metrics.frame_seconds.observe(time.monotonic() - arrived)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "Inference result %s %.3f",
+                    reply.get("letter"),
+                    reply.get("confidence"),
+                    extra={"session": self.id},
+                )
+
+    # -- outbound --------------------------------------------------------------------------
+    async def send_error(self, code: str, message: str) -> None:
+        self._metrics.errors.labels(code).inc()
+        await self._send_json(error_reply(code, message))
+
+    async def _send_json(self, payload: dict[str, Any]) -> None:
+        try:
+            await self._send(json.dumps(payload, separators=(",", ":")))
+        except Exception:  # the connection is gone; the receive loop will notice and close
+            log.debug("reply not delivered", extra={"session": self.id})
+
+    async def close(self) -> None:
+        """Stop taking frames, wait for the running one, then close the stage sessions."""
+        self._closing = True
+        self._pending = None
+        if self.stalled:
+            return  # closed by the hung frame's done-callback
+        while self._task is not None and not self._task.done():
+            await asyncio.gather(self._task, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._pool, self._graph.close)
+        if self._recorder is not None:
+            self._recorder.close()

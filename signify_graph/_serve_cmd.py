@@ -1,0 +1,49 @@
+"""``signify-graph serve``: run the WebSocket service until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from ._host import PluginHost
+from ._logs import configure_logging
+from ._settings import load_settings
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "serve", help="serve a pipeline over WebSocket (settings from the environment)"
+    )
+    p.add_argument(
+        "pipeline",
+        nargs="?",
+        default=None,
+        metavar="PIPELINE",
+        help="pipeline file (default: $SIGNIFY_PIPELINE or pipelines/default.yaml)",
+    )
+    p.add_argument("--port", type=int, default=None, help="WebSocket port (default: $PORT)")
+    p.add_argument("--host", default=None, help="listen address (default: $WEBSOCKET_HOST)")
+    p.add_argument("--health-port", type=int, default=None, help="health/metrics port; -1: off")
+    p.add_argument(
+        "--record",
+        default=None,
+        metavar="DIR",
+        help="record each session's inbound messages to DIR (off by default)",
+    )
+    return p
+
+
+def run(args: argparse.Namespace, host: PluginHost) -> int:
+    from ._server import Service
+
+    settings = load_settings(
+        pipeline=args.pipeline,
+        port=args.port,
+        host=args.host,
+        health_port=args.health_port,
+        record_dir=args.record,
+    )
+    configure_logging(settings.log_level, settings.log_format)
+    service = Service(settings, host, args.overrides)
+    asyncio.run(service.run())
+    return 0

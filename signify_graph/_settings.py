@@ -1,0 +1,110 @@
+"""Service settings, from the environment (and ``serve`` options), validated at start.
+
+Every variable of the predecessor's ``.env.example`` works: ``PORT`` (Railway sets it),
+``WEBSOCKET_PORT``, ``WEBSOCKET_HOST``, ``LOG_LEVEL``, ``HEALTH_PORT`` here; the
+``MEDIAPIPE_*``, ``SLIDING_WINDOW_SIZE`` and ``THROTTLE_*`` variables are read by the pipeline
+files through ``${VAR:-default}`` and validated with them. Ours are prefixed ``SIGNIFY_``.
+An invalid value stops start-up with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ._errors import StartupError
+
+
+class ServiceSettings(BaseModel):
+    """What an operator can set without touching code. See ``.env.example``."""
+
+    model_config = ConfigDict(
+        extra="ignore", populate_by_name=True, frozen=True, use_attribute_docstrings=True
+    )
+
+    pipeline: Path = Field(Path("pipelines/default.yaml"), validation_alias="SIGNIFY_PIPELINE")
+    """The pipeline file to serve."""
+    port: int = Field(8765, ge=0, le=65535, validation_alias=AliasChoices("PORT", "WEBSOCKET_PORT"))
+    """WebSocket port; also answers ``/health``, ``/ready`` and the demo page (Railway's)."""
+    host: str = Field("0.0.0.0", validation_alias="WEBSOCKET_HOST")
+    health_port: int = Field(8080, ge=-1, le=65535, validation_alias="HEALTH_PORT")
+    """Port of the aiohttp app serving ``/health``, ``/ready`` and ``/metrics``; -1 disables."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", validation_alias="LOG_LEVEL"
+    )
+    log_format: Literal["text", "json"] = Field("text", validation_alias="SIGNIFY_LOG_FORMAT")
+    keypoint_buffer_size: int | None = Field(
+        None, ge=1, le=4096, validation_alias="KEYPOINT_BUFFER_SIZE"
+    )
+    """The predecessor's per-client keypoint buffer. Accepted and validated; the classifier's
+    window now comes from the model itself, so it only triggers a notice in the log."""
+    max_message_bytes: int = Field(
+        2_000_000, ge=1024, le=64_000_000, validation_alias="SIGNIFY_MAX_MESSAGE_BYTES"
+    )
+    """Larger messages close the connection with 1009 (message too big)."""
+    max_sessions: int = Field(64, ge=1, le=100_000, validation_alias="SIGNIFY_MAX_SESSIONS")
+    """Further connections are refused at the handshake with HTTP 503."""
+    max_messages_per_second: float = Field(
+        60.0, gt=0, le=10_000, validation_alias="SIGNIFY_RATE_LIMIT"
+    )
+    """Per-session message rate; messages above it are answered with ``rate_limited``."""
+    rate_burst: int = Field(30, ge=1, le=100_000, validation_alias="SIGNIFY_RATE_BURST")
+    compression: bool = Field(False, validation_alias="SIGNIFY_COMPRESSION")
+    """permessage-deflate costs ~1 ms per message on this kind of machine: off by default."""
+    ping_interval: float = Field(20.0, gt=0, le=3600, validation_alias="SIGNIFY_PING_INTERVAL")
+    ping_timeout: float = Field(20.0, gt=0, le=3600, validation_alias="SIGNIFY_PING_TIMEOUT")
+    origins: str = Field("", validation_alias="SIGNIFY_ALLOWED_ORIGINS")
+    """Comma-separated ``Origin`` allowlist; empty allows any origin."""
+    token: str = Field("", validation_alias="SIGNIFY_AUTH_TOKEN")
+    """If set, clients must send ``Authorization: Bearer <token>`` or ``?token=<token>``."""
+    workers: int = Field(0, ge=0, le=256, validation_alias="SIGNIFY_WORKERS")
+    """Threads running stage work; 0 = one per CPU core."""
+    frame_deadline_ms: int = Field(
+        2000, ge=10, le=600_000, validation_alias="SIGNIFY_FRAME_DEADLINE_MS"
+    )
+    """A frame still running after this long fails with ``deadline_exceeded``."""
+    drain_timeout: float = Field(10.0, ge=0, le=600, validation_alias="SIGNIFY_DRAIN_TIMEOUT")
+    """After SIGTERM, how long sessions get to finish before the process exits."""
+    record_dir: Path | None = Field(None, validation_alias="SIGNIFY_RECORD_DIR")
+    """Record every session's inbound messages here (off when unset)."""
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [o.strip() for o in self.origins.split(",") if o.strip()]
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> ServiceSettings:
+    """Settings from ``environ`` (default: the process environment) plus explicit overrides."""
+    env = dict(os.environ if environ is None else environ)
+    # PORT wins over WEBSOCKET_PORT (Railway injects PORT): pydantic tries aliases in order.
+    # Explicit overrides (command-line options) win over the environment.
+    values: dict[str, object] = {k: v for k, v in env.items() if k.isupper()}
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        alias = ServiceSettings.model_fields[name].validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias or name]
+        for choice in choices:
+            values.pop(str(choice), None)
+        values[str(choices[0])] = value
+    try:
+        return ServiceSettings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise StartupError(
+            f"invalid setting {name}={first.get('input')!r}: {first['msg']}"
+        ) from None

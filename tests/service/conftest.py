@@ -1,0 +1,69 @@
+"""A real service on 127.0.0.1 port 0, real WebSocket clients, real photos."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from signify_graph import create_host
+from signify_graph._server import Service
+from signify_graph._settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PHOTOS = ROOT / "tests" / "data" / "photos"
+#: Replies for every frame, so tests can count them (the throttle has its own tests).
+EVERY_FRAME = ["emit.min_interval_ms=0", "emit.heartbeat_ms=1", "hands.pad=0.25"]
+
+
+def photo(letter: str, index: int = 0) -> bytes:
+    return sorted((PHOTOS / letter).glob("*.jpg"))[index].read_bytes()
+
+
+@asynccontextmanager
+async def running_service(
+    pipeline: str = "pipelines/default.yaml", overrides: list[str] | None = None, **settings: Any
+) -> AsyncIterator[Service]:
+    values = {"pipeline": str(ROOT / pipeline), "port": 0, "health_port": 0, "host": "127.0.0.1"}
+    values.update(settings)
+    service = Service(load_settings({}, **values), create_host(),
+                      EVERY_FRAME if overrides is None else overrides)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.drain()
+
+
+def client(service: Service, **options: Any) -> Any:
+    return connect(f"ws://127.0.0.1:{service.ws_port}/", compression=None, **options)
+
+
+async def receive_json(ws: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:
+    message = await asyncio.wait_for(ws.recv(), timeout)
+    data: dict[str, Any] = json.loads(message)
+    return data
+
+
+async def next_reply(ws: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:
+    """The next letter reply, skipping acknowledgements."""
+    while True:
+        data = await receive_json(ws, timeout)
+        if "ack" not in data:
+            return data
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(scenario())
+
+
+@pytest.fixture
+def letter_photo() -> tuple[str, bytes]:
+    """A photo whose letter the default pipeline recognises (see test_stages' measured rate)."""
+    return "B", photo("B")
