@@ -17,9 +17,15 @@ def register(
     add_set: Callable[[argparse.ArgumentParser], None],
 ) -> None:
     """Add the subcommands implemented outside ``cli.py``."""
-    from . import _bench, _replay_cmd, _run_cmd, _serve_cmd
+    from . import _bench, _eval, _replay_cmd, _run_cmd, _serve_cmd
 
-    modules = (("serve", _serve_cmd), ("run", _run_cmd), ("replay", _replay_cmd), ("bench", _bench))
+    modules = (
+        ("serve", _serve_cmd),
+        ("run", _run_cmd),
+        ("replay", _replay_cmd),
+        ("bench", _bench),
+        ("eval", _eval),
+    )
     for name, module in modules:
         add_set(module.add_parser(sub))
         commands[name] = module.run

@@ -10,6 +10,9 @@ Accepted messages (protocol version 1):
 * ``{"type": "frame", "image": <base64>}``;
 * ``{"type": "landmarks", "landmarks": [[x, y, z] × 21], "aspect"?: w/h, "handedness"?: …}``;
 * ``{"type": "reset", "target": <letter | null>}``.
+
+Any JSON message may carry an ``id`` (a string of at most 64 characters, or an integer); the
+reply or error for that frame echoes it, so clients and load generators can match them.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ PROTOCOL_VERSION = 1
 class ProtocolError(Exception):
     """A message the server cannot accept; ``code`` is what the client sees."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, client_id: str | int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.client_id = client_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,8 @@ class Frame:
     #: Set when a legacy message also changes the target (reset first, then the frame).
     control: Control | None = None
     legacy: bool = False
+    #: The client's ``id`` for this frame, echoed in its reply or error.
+    id: str | int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +57,24 @@ class Reset:
 Message = Frame | Reset
 
 
-def error_reply(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+def error_reply(code: str, message: str, client_id: str | int | None = None) -> dict[str, Any]:
+    reply: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if client_id is not None:
+        reply["id"] = client_id
+    return reply
+
+
+def _client_id(data: dict[str, Any]) -> str | int | None:
+    value = data.get("id")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ProtocolError("bad_message", "'id' must be a string or an integer")
+    if (isinstance(value, str) and len(value) > 64) or (
+        isinstance(value, int) and abs(value) >= 2**53
+    ):
+        raise ProtocolError("bad_message", "'id' is too long")
+    return value
 
 
 class MessageParser:
@@ -93,18 +115,26 @@ class MessageParser:
             raise ProtocolError("bad_json", f"the message is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise ProtocolError("bad_message", "a text message must be a JSON object")
+        client_id = _client_id(data)
+        try:
+            return self._parse_object(data, client_id)
+        except ProtocolError as exc:
+            exc.client_id = client_id
+            raise
+
+    def _parse_object(self, data: dict[str, Any], client_id: str | int | None) -> Message:
         if "type" not in data and ("jpeg_blob" in data or "new_word_letter" in data):
-            return self._legacy(data)
+            return self._legacy(data, client_id)
         kind = data.get("type")
         if kind == "frame":
             self._expect(Kind.ENCODED_IMAGE)
             image = data.get("image")
             if not isinstance(image, str):
                 raise ProtocolError("bad_message", "'image' must be base64 text")
-            return Frame(image)
+            return Frame(image, id=client_id)
         if kind == "landmarks":
             self._expect(Kind.LANDMARK_MESSAGE)
-            return Frame({k: v for k, v in data.items() if k != "type"})
+            return Frame({k: v for k, v in data.items() if k not in ("type", "id")}, id=client_id)
         if kind == "reset":
             return Reset(self._control(self._target(data.get("target"))))
         if kind is None:
@@ -113,7 +143,7 @@ class MessageParser:
             "unknown_message", f"unknown message type {kind!r}; expected frame, landmarks or reset"
         )
 
-    def _legacy(self, data: dict[str, Any]) -> Message:
+    def _legacy(self, data: dict[str, Any], client_id: str | int | None) -> Message:
         blob = data.get("jpeg_blob")
         target = self._target(data.get("new_word_letter"))
         if blob is None:
@@ -122,4 +152,4 @@ class MessageParser:
             raise ProtocolError("bad_message", "'jpeg_blob' must be base64 text or null")
         self._expect(Kind.ENCODED_IMAGE)
         control = self._control(target) if target != self.target else None
-        return Frame(blob, control, legacy=True)
+        return Frame(blob, control, legacy=True, id=client_id)

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -46,6 +47,16 @@ class RateLimiter:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """A frame waiting or running: its payload, arrival, recording index and client id."""
+
+    payload: Any
+    arrived: float
+    index: int
+    client_id: str | int | None
+
+
 class ClientSession:
     """Drives one :class:`GraphSession` from one connection's messages."""
 
@@ -73,7 +84,7 @@ class ClientSession:
         self._on_stalled = on_stalled
         self._recorder = recorder
         self._origin = time.monotonic()
-        self._pending: tuple[Any, float, int] | None = None
+        self._pending: _Work | None = None
         self._pending_control: Control | None = None
         self._running: asyncio.Future[ItemResult] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -97,7 +108,7 @@ class ClientSession:
         try:
             parsed = self._parser.parse(message)
         except ProtocolError as exc:
-            await self.send_error(exc.code, exc.message)
+            await self.send_error(exc.code, exc.message, exc.client_id)
             return
         if isinstance(parsed, Reset):
             self._control(parsed.control)
@@ -107,7 +118,7 @@ class ClientSession:
         if parsed.control is not None:
             self._control(parsed.control)
         self._metrics.frames_in.inc()
-        self._submit(parsed.payload, now, index)
+        self._submit(_Work(parsed.payload, now, index, parsed.id))
 
     def _reset_graph(self, control: Control) -> None:
         self._graph.reset(control)
@@ -124,30 +135,28 @@ class ClientSession:
         else:
             self._reset_graph(control)
 
-    def _submit(self, payload: Any, arrived: float, index: int) -> None:
+    def _submit(self, work: _Work) -> None:
         if self.stalled or self._closing:
             self._metrics.frames_dropped.labels("stalled").inc()
             return
         if self._running is not None:
             if self._pending is not None:
                 self._metrics.frames_dropped.labels("superseded").inc()
-            self._pending = (payload, arrived, index)
+            self._pending = work
             return
-        self._start(payload, arrived, index)
+        self._start(work)
 
     # -- processing ------------------------------------------------------------------------
-    def _start(self, payload: Any, arrived: float, index: int) -> None:
+    def _start(self, work: _Work) -> None:
         loop = asyncio.get_running_loop()
-        arrival_ms = int((arrived - self._origin) * 1000)
+        arrival_ms = int((work.arrived - self._origin) * 1000)
         if self._recorder is not None:
-            self._recorder.process(index, arrival_ms)
-        call = partial(self._graph.process, payload, arrival_ms=arrival_ms)
+            self._recorder.process(work.index, arrival_ms)
+        call = partial(self._graph.process, work.payload, arrival_ms=arrival_ms)
         self._running = loop.run_in_executor(self._pool, call)
-        self._task = asyncio.create_task(self._finish(self._running, arrived, index))
+        self._task = asyncio.create_task(self._finish(self._running, work))
 
-    async def _finish(
-        self, running: asyncio.Future[ItemResult], arrived: float, index: int
-    ) -> None:
+    async def _finish(self, running: asyncio.Future[ItemResult], work: _Work) -> None:
         try:
             result = await asyncio.wait_for(asyncio.shield(running), self._deadline)
         except TimeoutError:
@@ -166,7 +175,7 @@ class ClientSession:
         if self._recorder is not None:
             error = result.error
             self._recorder.result(
-                index,
+                work.index,
                 result.output,
                 None if error is None else {"code": error.code, "message": error.message},
             )
@@ -176,20 +185,21 @@ class ClientSession:
             self._reset_graph(self._pending_control)
             self._pending_control = None
         if self._pending is not None and not self._closing:
-            payload, pending_arrived, pending_index = self._pending
-            self._pending = None
-            self._start(payload, pending_arrived, pending_index)
+            waiting, self._pending = self._pending, None
+            self._start(waiting)
         if discard:
             self._metrics.frames_dropped.labels("reset").inc()
             return
         if result.error is not None:
-            await self.send_error(result.error.code, result.error.message)
+            await self.send_error(result.error.code, result.error.message, work.client_id)
             return
         reply = result.output
         if reply is not None:
+            if work.client_id is not None:
+                reply = {**reply, "id": work.client_id}
             await self._send_json(reply)
             self._metrics.frames_answered.inc()
-            self._metrics.frame_seconds.observe(time.monotonic() - arrived)
+            self._metrics.frame_seconds.observe(time.monotonic() - work.arrived)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
                     "Inference result %s %.3f",
@@ -199,9 +209,9 @@ class ClientSession:
                 )
 
     # -- outbound --------------------------------------------------------------------------
-    async def send_error(self, code: str, message: str) -> None:
+    async def send_error(self, code: str, message: str, client_id: str | int | None = None) -> None:
         self._metrics.errors.labels(code).inc()
-        await self._send_json(error_reply(code, message))
+        await self._send_json(error_reply(code, message, client_id))
 
     async def _send_json(self, payload: dict[str, Any]) -> None:
         try:

@@ -32,8 +32,9 @@ async def running_service(
 ) -> AsyncIterator[Service]:
     values = {"pipeline": str(ROOT / pipeline), "port": 0, "health_port": 0, "host": "127.0.0.1"}
     values.update(settings)
-    service = Service(load_settings({}, **values), create_host(),
-                      EVERY_FRAME if overrides is None else overrides)
+    service = Service(
+        load_settings({}, **values), create_host(), EVERY_FRAME if overrides is None else overrides
+    )
     await service.start()
     try:
         yield service

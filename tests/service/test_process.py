@@ -19,11 +19,20 @@ LISTENING = re.compile(r"Server listening on ws://[^:]+:(\d+)")
 
 
 def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    environment = {**os.environ, "PORT": "0", "HEALTH_PORT": "-1", "WEBSOCKET_HOST": "127.0.0.1",
-                   **(env or {})}
+    environment = {
+        **os.environ,
+        "PORT": "0",
+        "HEALTH_PORT": "-1",
+        "WEBSOCKET_HOST": "127.0.0.1",
+        **(env or {}),
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "signify_graph.cli", "serve", *args],
-        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

@@ -71,7 +71,9 @@ def test_malformed_messages_raise_their_documented_code(message, code):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 messages = (
@@ -82,9 +84,9 @@ messages = (
         {"type": st.sampled_from(["frame", "landmarks", "reset", "x"])},
         optional={"image": json_values, "target": json_values, "landmarks": json_values},
     ).map(json.dumps)
-    | st.fixed_dictionaries({}, optional={"jpeg_blob": json_values, "new_word_letter": json_values}).map(
-        json.dumps
-    )
+    | st.fixed_dictionaries(
+        {}, optional={"jpeg_blob": json_values, "new_word_letter": json_values}
+    ).map(json.dumps)
 )
 
 

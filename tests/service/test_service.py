@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from .conftest import client, next_reply, photo, receive_json, run, running_service
+from .conftest import client, next_reply, receive_json, run, running_service
 
 
 def http_get(port: int, path: str) -> tuple[int, bytes]:
@@ -44,9 +44,11 @@ def test_old_json_and_binary_frames_of_a_photo_are_answered_with_its_letter(lett
     letter, jpeg = letter_photo
 
     async def scenario() -> None:
-        async with running_service() as service:
-            async with client(service) as ws:
-                old = await letters_for(ws, legacy(jpeg))
+        async with (
+            running_service() as service,
+            client(service) as ws,
+        ):
+            old = await letters_for(ws, legacy(jpeg))
             async with client(service) as ws:
                 binary = await letters_for(ws, jpeg)
         for replies in (old, binary):
@@ -60,22 +62,25 @@ def test_old_json_and_binary_frames_of_a_photo_are_answered_with_its_letter(lett
 
 
 def test_reset_and_target_in_one_session_do_not_touch_the_other(letter_photo):
-    letter, jpeg = letter_photo
+    _, jpeg = letter_photo
 
     async def scenario() -> None:
-        async with running_service() as service:
-            async with client(service) as first, client(service) as second:
-                for _ in range(3):
-                    await first.send(jpeg)
-                    await next_reply(first)
-                    await second.send(jpeg)
-                    await next_reply(second)
-                await first.send(json.dumps({"type": "reset", "target": "C"}))
-                assert await receive_json(first) == {"ack": "reset", "target": "C"}
+        async with (
+            running_service() as service,
+            client(service) as first,
+            client(service) as second,
+        ):
+            for _ in range(3):
                 await first.send(jpeg)
-                after_reset = await next_reply(first)
+                await next_reply(first)
                 await second.send(jpeg)
-                untouched = await next_reply(second)
+                await next_reply(second)
+            await first.send(json.dumps({"type": "reset", "target": "C"}))
+            assert await receive_json(first) == {"ack": "reset", "target": "C"}
+            await first.send(jpeg)
+            after_reset = await next_reply(first)
+            await second.send(jpeg)
+            untouched = await next_reply(second)
         assert after_reset["target"] == "C" and after_reset["frames"] == 1
         assert untouched["target"] is None and untouched["frames"] == 4
         assert after_reset["target_arg_prob"] < after_reset["confidence"]
@@ -117,8 +122,11 @@ def test_a_burst_of_50_frames_stays_current_and_counts_drops(letter_photo):
             settled = loop.time() - burst_end - 1.0
             status, body = await aget(service.health_port, "/metrics")
         metrics = body.decode()
-        dropped = sum(float(line.split()[-1]) for line in metrics.splitlines()
-                      if line.startswith('signify_frames_dropped_total{reason="superseded"}'))
+        dropped = sum(
+            float(line.split()[-1])
+            for line in metrics.splitlines()
+            if line.startswith('signify_frames_dropped_total{reason="superseded"}')
+        )
         # Every frame is either answered or dropped; nothing is queued behind.
         assert len(replies) + dropped == 50
         assert dropped > 0
@@ -151,12 +159,15 @@ def test_bad_input_gets_its_error_and_the_next_good_frame_still_works(message, c
     letter, jpeg = letter_photo
 
     async def scenario() -> None:
-        async with running_service() as service:
-            async with client(service) as bystander, client(service) as ws:
-                await ws.send(message)
-                error = await receive_json(ws)
-                good = await letters_for(ws, jpeg, 3)
-                other = await letters_for(bystander, jpeg, 3)
+        async with (
+            running_service() as service,
+            client(service) as bystander,
+            client(service) as ws,
+        ):
+            await ws.send(message)
+            error = await receive_json(ws)
+            good = await letters_for(ws, jpeg, 3)
+            other = await letters_for(bystander, jpeg, 3)
         assert error["error"]["code"] == code and error["error"]["message"]
         assert good[-1]["letter"] == letter
         assert other[-1]["letter"] == letter
@@ -168,12 +179,15 @@ def test_an_oversized_message_closes_with_1009_and_other_sessions_go_on(letter_p
     letter, jpeg = letter_photo
 
     async def scenario() -> None:
-        async with running_service(max_message_bytes=64_000) as service:
-            async with client(service) as bystander, client(service) as ws:
-                await ws.send(b"\xff" * 100_000)
-                with pytest.raises(ConnectionClosed) as closed:
-                    await receive_json(ws)
-                other = await letters_for(bystander, jpeg, 3)
+        async with (
+            running_service(max_message_bytes=64_000) as service,
+            client(service) as bystander,
+            client(service) as ws,
+        ):
+            await ws.send(b"\xff" * 100_000)
+            with pytest.raises(ConnectionClosed) as closed:
+                await receive_json(ws)
+            other = await letters_for(bystander, jpeg, 3)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
         assert other[-1]["letter"] == letter
 
@@ -200,9 +214,14 @@ def test_health_ready_and_metrics_are_served_on_both_ports():
             else:
                 assert data["ready"] is True
         text = metrics[1].decode()
-        for name in ("signify_sessions", "signify_frames_received_total",
-                     "signify_frames_dropped_total", "signify_stage_seconds_bucket",
-                     "signify_event_loop_lag_seconds_bucket", "process_resident_memory_bytes"):
+        for name in (
+            "signify_sessions",
+            "signify_frames_received_total",
+            "signify_frames_dropped_total",
+            "signify_stage_seconds_bucket",
+            "signify_event_loop_lag_seconds_bucket",
+            "process_resident_memory_bytes",
+        ):
             assert name in text
 
     run(scenario)
@@ -239,14 +258,16 @@ def test_a_client_over_the_rate_cap_is_told_and_keeps_its_connection(letter_phot
     letter, jpeg = letter_photo
 
     async def scenario() -> None:
-        async with running_service(max_messages_per_second=5, rate_burst=2) as service:
-            async with client(service) as ws:
-                for _ in range(6):
-                    await ws.send(json.dumps({"type": "reset", "target": None}))
-                codes = [await receive_json(ws) for _ in range(6)]
-                await asyncio.sleep(0.5)
-                await ws.send(jpeg)
-                reply = await next_reply(ws)
+        async with (
+            running_service(max_messages_per_second=5, rate_burst=2) as service,
+            client(service) as ws,
+        ):
+            for _ in range(6):
+                await ws.send(json.dumps({"type": "reset", "target": None}))
+            codes = [await receive_json(ws) for _ in range(6)]
+            await asyncio.sleep(0.5)
+            await ws.send(jpeg)
+            reply = await next_reply(ws)
         assert sum(1 for c in codes if c.get("error", {}).get("code") == "rate_limited") >= 3
         assert reply["letter"] == letter
 

@@ -1,0 +1,232 @@
+"""``signify-graph eval``: how often a pipeline names the right letter on labelled data.
+
+Accuracy is measured the way users meet it: the whole graph, from the pipeline's own ingress
+(photos enter at ``decode``, landmark files at ``landmarks``), each sample in a fresh session
+— so no tracker, window or smoothing carries over from the previous letter — and fed
+``--frames`` times, as a live signer holds a pose for a few frames while tracking locks on
+and the windows fill.
+
+The prediction is the top letter of the last ``probabilities`` output the graph produced
+for the sample (after ``smooth``, where there is one), not the emitted reply: replies are
+throttled, and eval measures the recogniser, not the throttle. A sample whose frames never
+produced probabilities counts as "no hand"; accuracy is over detected hands, and the
+detection rate says how many those were. Letters the model does not know count as errors
+and are listed, so a model missing a letter cannot look better than it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import (
+    Graph,
+    Kind,
+    PluginHost,
+    Probabilities,
+    SignifyError,
+    _inputs,
+    build_graph,
+    plan_pipeline,
+)
+
+#: Frames of one sample arrive at a webcam's 15 fps, so throttles and trackers see real time.
+FRAME_INTERVAL_MS = 1000 / 15
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    p = sub.add_parser("eval", help="accuracy of a pipeline on labelled photos or landmarks")
+    p.add_argument("pipeline", metavar="PIPELINE")
+    p.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        metavar="PATH",
+        help="a folder of <LETTER>/*.jpg|jpeg|png photos, or a landmark .npz with X and y",
+    )
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=3,
+        metavar="N",
+        help="feed each sample N times, as a held pose (default 3)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--confusion-png", type=Path, metavar="FILE", help="draw the confusion matrix")
+    return p
+
+
+@dataclass(slots=True)
+class Outcome:
+    label: str
+    predicted: str | None
+    #: The code of the last stage error among the sample's frames (a bad photo…).
+    error: str | None
+
+
+def _predict(
+    graph: Graph, index: int, payload: Any, frames: int, timings: list[list[int]]
+) -> tuple[Probabilities | None, str | None]:
+    """Run one sample in its own session: its last probabilities and last error code."""
+    slot = graph.node_ids.index(graph.find(Kind.PROBABILITIES)[-1])
+    last: Probabilities | None = None
+    error: str | None = None
+    with graph.open_session(f"eval-{index}") as session:
+        for frame in range(frames):
+            result = session.process(payload, arrival_ms=round(frame * FRAME_INTERVAL_MS))
+            timings.append(result.timings_ns)
+            if result.error is not None:
+                error = result.error.code
+            value = result.values[slot] if slot < len(result.values) else None
+            if isinstance(value, Probabilities):
+                last = value
+    return last, error
+
+
+def evaluate(graph: Graph, data: Path, frames: int) -> dict[str, Any]:
+    """Every sample of ``data`` through ``graph``; the report as JSON-ready data."""
+    if not graph.find(Kind.PROBABILITIES):
+        raise SignifyError(f"pipeline '{graph.name}' has no node that outputs probabilities")
+    if frames < 1:
+        raise SignifyError("--frames must be at least 1")
+    if not (data.is_dir() or data.suffix == ".npz"):
+        raise SignifyError(f"{data}: expected a folder of <LETTER>/ photos or a landmark .npz")
+    outcomes: list[Outcome] = []
+    timings: list[list[int]] = []
+    labels: tuple[str, ...] = ()  # the model's, as its probabilities name them
+    for index, item in enumerate(_inputs.read(data, graph.input_kind)):
+        if item.label is None:
+            raise SignifyError(f"{item.source}: no letter; put photos in <LETTER>/ folders")
+        probabilities, error = _predict(graph, index, item.payload, frames, timings)
+        predicted = None
+        if probabilities is not None:
+            predicted, labels = probabilities.top()[0], probabilities.labels
+        outcomes.append(Outcome(item.label.upper(), predicted, error))
+    if not outcomes:
+        raise SignifyError(f"{data}: no samples found")
+    return _report(graph, data, frames, outcomes, timings, labels)
+
+
+def _report(
+    graph: Graph,
+    data: Path,
+    frames: int,
+    outcomes: list[Outcome],
+    timings: list[list[int]],
+    labels: tuple[str, ...],
+) -> dict[str, Any]:
+    letters = sorted({o.label for o in outcomes})
+    detected = [o for o in outcomes if o.predicted is not None]
+    correct = sum(o.predicted == o.label for o in detected)
+    per_letter = {}
+    for letter in letters:
+        mine = [o for o in outcomes if o.label == letter]
+        found = [o for o in mine if o.predicted is not None]
+        hits = sum(o.predicted == letter for o in found)
+        per_letter[letter] = {
+            "n": len(mine),
+            "detected": len(found),
+            "correct": hits,
+            "accuracy": round(hits / len(found), 4) if found else None,
+        }
+    columns = list(labels) + sorted({str(o.predicted) for o in detected} - set(labels))
+    matrix = [[0] * len(columns) for _ in letters]
+    for o in detected:
+        matrix[letters.index(o.label)][columns.index(str(o.predicted))] += 1
+    times = np.array([t for t in timings if len(t) == len(graph.node_ids)], np.float64) / 1e6
+    latency = {}
+    if len(times):
+        named = dict(zip(graph.node_ids, times.T, strict=True)) | {"total": times.sum(axis=1)}
+        for node, values in named.items():
+            p50, p90 = np.percentile(values, [50, 90])
+            latency[node] = {"p50": round(float(p50), 3), "p90": round(float(p90), 3)}
+    return {
+        "pipeline": graph.name,
+        "data": str(data),
+        "frames": frames,
+        "n": len(outcomes),
+        "detected": len(detected),
+        "correct": correct,
+        "accuracy": round(correct / len(detected), 4) if detected else 0.0,
+        "detection_rate": round(len(detected) / len(outcomes), 4),
+        "unknown_letters": [letter for letter in letters if labels and letter not in labels],
+        "errors": dict(Counter(o.error for o in outcomes if o.error is not None)),
+        "per_letter": per_letter,
+        "confusion": {"rows": letters, "columns": columns, "counts": matrix},
+        "latency_ms": latency,
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report for a terminal: summary, per letter, confusion, latency."""
+    lines = [
+        f"pipeline '{report['pipeline']}' on {report['data']}, {report['frames']} frame(s) each",
+        f"accuracy {report['accuracy']:.1%} ({report['correct']}/{report['detected']} detected "
+        f"hands)   detection rate {report['detection_rate']:.1%}   n {report['n']}",
+    ]
+    if report["unknown_letters"]:
+        unknown = " ".join(report["unknown_letters"])
+        lines.append(f"letters the model does not know (counted as errors): {unknown}")
+    if report["errors"]:
+        lines.append("errors: " + ", ".join(f"{k} ×{v}" for k, v in report["errors"].items()))
+    lines += ["", "letter  n  detected  correct  accuracy"]
+    for letter, row in report["per_letter"].items():
+        accuracy = "–" if row["accuracy"] is None else f"{row['accuracy']:.0%}"
+        lines.append(
+            f"{letter:>6} {row['n']:>2} {row['detected']:>9} {row['correct']:>8} {accuracy:>9}"
+        )
+    confusion = report["confusion"]
+    width = max((len(c) for c in confusion["columns"]), default=1) + 1
+    lines += ["", "confusion (rows: true letter, columns: predicted; detected hands only)"]
+    lines.append("   " + "".join(f"{c:>{width}}" for c in confusion["columns"]))
+    for row, counts in zip(confusion["rows"], confusion["counts"], strict=True):
+        cells = "".join(f"{count or '·':>{width}}" for count in counts)
+        lines.append(f"{row:>3}{cells}")
+    lines += ["", "latency per frame (ms)      p50      p90"]
+    for node, stats in report["latency_ms"].items():
+        lines.append(f"  {node:<22} {stats['p50']:>8.3f} {stats['p90']:>8.3f}")
+    return "\n".join(lines)
+
+
+def write_confusion_png(report: dict[str, Any], file: Path) -> None:
+    """Draw the confusion matrix with matplotlib (imported only when asked for)."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise SignifyError("--confusion-png needs matplotlib: pip install matplotlib") from exc
+    confusion = report["confusion"]
+    counts = np.array(confusion["counts"], dtype=np.float64).reshape(
+        len(confusion["rows"]), len(confusion["columns"])
+    )
+    figure = Figure(figsize=(1 + 0.35 * counts.shape[1], 1 + 0.35 * counts.shape[0]))
+    axes = figure.add_subplot()
+    axes.imshow(counts, cmap="Blues")
+    axes.set_xticks(range(counts.shape[1]), confusion["columns"])
+    axes.set_yticks(range(counts.shape[0]), confusion["rows"])
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true letter")
+    axes.set_title(f"{report['pipeline']}: accuracy {report['accuracy']:.1%}, n {report['n']}")
+    for (row, column), count in np.ndenumerate(counts):
+        if count:
+            axes.text(column, row, str(int(count)), ha="center", va="center", fontsize=7)
+    figure.tight_layout()
+    figure.savefig(file, dpi=120)
+
+
+def run(args: argparse.Namespace, host: PluginHost) -> int:
+    plan = plan_pipeline(args.pipeline, host.registry, overrides=args.overrides)
+    graph = build_graph(plan, host)
+    try:
+        report = evaluate(graph, args.data, args.frames)
+    finally:
+        graph.close()
+    if args.confusion_png:
+        write_confusion_png(report, args.confusion_png)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0

@@ -1,0 +1,236 @@
+"""``signify-graph loadtest``: real WebSocket clients against a running server.
+
+Run it in its own process (it is one: the CLI), against a server started separately, so the
+figures include everything a client would see. Each client sends real frames (photos on a
+640×480 canvas, JPEG q80, or landmarks from a ``.npz``) on a fixed schedule at ``--fps``,
+tags each with an ``id`` the server echoes, and measures frame → reply latency exactly.
+Frames without a reply were dropped by newest-frame-wins or throttled; the server's own
+counters (read from ``--metrics``) tell which, with its memory and event-loop lag over time.
+
+For capacity figures start the server with a reply for every processed frame:
+``--set emit.min_interval_ms=0 --set emit.heartbeat_ms=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._host import PluginHost
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    p = sub.add_parser("loadtest", help="drive a running server with real WebSocket clients")
+    p.add_argument("url", metavar="URL", help="e.g. ws://127.0.0.1:8765/")
+    p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--fps", type=float, default=15.0)
+    p.add_argument("--duration", type=float, default=30.0, metavar="S")
+    p.add_argument(
+        "--source",
+        type=Path,
+        default=Path("tests/data/photos"),
+        metavar="PATH",
+        help="a folder of photos, or a landmark .npz (X, y)",
+    )
+    p.add_argument(
+        "--metrics",
+        default=None,
+        metavar="URL",
+        help="the server's /metrics (default: http://HOST:8080/metrics if it answers)",
+    )
+    p.add_argument("--ramp", type=float, default=2.0, metavar="S", help="spread client starts")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return p
+
+
+@dataclass
+class ClientStats:
+    sent: int = 0
+    answered: int = 0
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    failed: str | None = None
+
+
+def messages(source: Path) -> list[dict[str, Any]]:
+    """The messages to cycle through, without ``id`` (added per send)."""
+    if source.suffix == ".npz":
+        data = np.load(source)
+        return [{"type": "landmarks", "landmarks": x.tolist()} for x in data["X"][:500]]
+    from ._bench import webcam_frames
+
+    return [{"type": "frame", "image": base64.b64encode(f).decode()} for f in webcam_frames(source)]
+
+
+async def run_client(
+    url: str, items: list[dict[str, Any]], fps: float, start: float, stop: float, offset: int
+) -> ClientStats:
+    from websockets.asyncio.client import connect
+
+    stats = ClientStats()
+    sent_at: dict[int, float] = {}
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(max(0.0, start - loop.time()))
+    try:
+        async with connect(url, compression=None, max_size=2**22, open_timeout=20) as ws:
+
+            async def receive() -> None:
+                async for raw in ws:
+                    reply = json.loads(raw)
+                    key = reply.get("id")
+                    if "error" in reply:
+                        stats.errors[reply["error"]["code"]] += 1
+                    if isinstance(key, int) and key in sent_at:
+                        if "error" not in reply:
+                            stats.answered += 1
+                            stats.latencies.append(loop.time() - sent_at[key])
+                        del sent_at[key]
+
+            receiver = asyncio.create_task(receive())
+            tick = loop.time()
+            frame = 0
+            # One pose held for a second, like a signer, then the next.
+            while tick < stop:
+                item = items[(offset + frame // int(fps or 1)) % len(items)]
+                sent_at[frame] = loop.time()
+                await ws.send(json.dumps({**item, "id": frame}))
+                stats.sent += 1
+                frame += 1
+                tick += 1.0 / fps
+                await asyncio.sleep(max(0.0, tick - loop.time()))
+            await asyncio.sleep(1.0)  # let the last replies arrive
+            receiver.cancel()
+    except Exception as exc:  # a refused or broken connection is a result, not a crash
+        stats.failed = f"{type(exc).__name__}: {exc}"
+    return stats
+
+
+def scrape(url: str | None) -> dict[str, float]:
+    if url is None:
+        return {}
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    wanted = {
+        "process_resident_memory_bytes": "rss_mb",
+        "signify_event_loop_lag_max_seconds": "loop_lag_max_ms",
+        "signify_sessions": "sessions",
+        "process_open_fds": "open_fds",
+    }
+    values: dict[str, float] = {"dropped": 0.0}
+    for line in text.splitlines():
+        name = line.split(" ")[0].split("{")[0]
+        if name in wanted:
+            value = float(line.split()[-1])
+            scale = 1e-6 if name.endswith("bytes") else 1000 if name.endswith("seconds") else 1
+            values[wanted[name]] = round(value * scale, 2)
+        elif name == "signify_frames_dropped_total":
+            values["dropped"] += float(line.split()[-1])
+    return values
+
+
+async def sample_metrics(
+    url: str | None, begin: float, stop: float, samples: list[dict[str, float]]
+) -> None:
+    """Every 5 s, the server's memory, loop lag, sessions and fds (t = s since the start)."""
+    loop = asyncio.get_running_loop()
+    while loop.time() < stop + 1.0:
+        values = await asyncio.to_thread(scrape, url)
+        if values:
+            samples.append({"t": round(loop.time() - begin, 1), **values})
+        await asyncio.sleep(5.0)
+
+
+async def drive(args: argparse.Namespace) -> dict[str, Any]:
+    items = messages(args.source)
+    if not items:
+        raise SystemExit(f"signify-graph: error: nothing to send from {args.source}")
+    loop = asyncio.get_running_loop()
+    begin = loop.time() + 0.5
+    stop = begin + args.ramp + args.duration
+    samples: list[dict[str, float]] = []
+    sampler = asyncio.create_task(sample_metrics(args.metrics, begin, stop, samples))
+    before = await asyncio.to_thread(scrape, args.metrics)
+    clients = [
+        run_client(args.url, items, args.fps, begin + args.ramp * i / max(1, args.clients), stop, i)
+        for i in range(args.clients)
+    ]
+    results = await asyncio.gather(*clients)
+    await sampler
+    after = await asyncio.to_thread(scrape, args.metrics)
+    latencies = np.asarray([x for r in results for x in r.latencies]) * 1000
+    errors: Counter[str] = Counter()
+    for r in results:
+        errors.update(r.errors)
+    sent = sum(r.sent for r in results)
+    answered = sum(r.answered for r in results)
+    pct = (
+        (lambda q: round(float(np.percentile(latencies, q)), 2))
+        if latencies.size
+        else (lambda q: None)
+    )
+    return {
+        "url": args.url,
+        "clients": args.clients,
+        "fps": args.fps,
+        "duration_s": args.duration,
+        "sent": sent,
+        "answered": answered,
+        "unanswered": sent - answered - sum(errors.values()),
+        "errors": dict(errors),
+        "failed_clients": [r.failed for r in results if r.failed],
+        "latency_ms": {
+            "p50": pct(50),
+            "p95": pct(95),
+            "p99": pct(99),
+            "max": round(float(latencies.max()), 2) if latencies.size else None,
+        },
+        "server_dropped": (after.get("dropped", 0) - before.get("dropped", 0)) if after else None,
+        "server": samples,
+    }
+
+
+def render(summary: dict[str, Any]) -> str:
+    lat = summary["latency_ms"]
+    lines = [
+        f"{summary['clients']} clients × {summary['fps']:g} fps × {summary['duration_s']:g} s "
+        f"→ {summary['url']}",
+        f"sent {summary['sent']}, answered {summary['answered']}, unanswered "
+        f"{summary['unanswered']} (server dropped {summary['server_dropped']}), "
+        f"errors {summary['errors'] or 0}",
+        f"latency ms: p50 {lat['p50']}  p95 {lat['p95']}  p99 {lat['p99']}  max {lat['max']}",
+    ]
+    if summary["failed_clients"]:
+        lines.append(
+            f"failed clients: {len(summary['failed_clients'])}: {summary['failed_clients'][0]}"
+        )
+    if summary["server"]:
+        lines.append("server over time (t s: RSS MB, loop lag max ms, sessions, fds):")
+        for s in summary["server"]:
+            lines.append(
+                f"  {s['t']:>6}: {s.get('rss_mb')}  {s.get('loop_lag_max_ms')}  "
+                f"{s.get('sessions')}  {s.get('open_fds')}"
+            )
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, host: PluginHost) -> int:
+    if args.metrics is None:
+        from urllib.parse import urlsplit
+
+        guess = f"http://{urlsplit(args.url).hostname}:8080/metrics"
+        args.metrics = guess if scrape(guess) else None
+    summary = asyncio.run(drive(args))
+    print(json.dumps(summary, indent=2) if args.json else render(summary))
+    return 0 if not summary["failed_clients"] and not summary["errors"] else 1

@@ -1,0 +1,1 @@
+"""Tests of the engine: validation, execution, the plugin host, docs and the schema."""
