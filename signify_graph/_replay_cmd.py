@@ -37,7 +37,9 @@ def _summary(value: Any) -> str:
 
 def run(args: argparse.Namespace, host: PluginHost) -> int:
     recording = load_recording(args.recording)
-    graph = build_graph(plan_pipeline(args.pipeline, host.registry, overrides=args.overrides), host)
+    # The live session's --set overrides are part of "the same pipeline" unless replaced.
+    overrides = args.overrides or recording.header.get("overrides", [])
+    graph = build_graph(plan_pipeline(args.pipeline, host.registry, overrides=overrides), host)
     try:
         fresh = list(replay(recording, graph))
     finally:

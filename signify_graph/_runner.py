@@ -15,9 +15,8 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from ._graph import GraphSession, ItemResult
@@ -152,13 +151,14 @@ class ClientSession:
         arrival_ms = int((work.arrived - self._origin) * 1000)
         if self._recorder is not None:
             self._recorder.process(work.index, arrival_ms)
-        call = partial(self._graph.process, work.payload, arrival_ms=arrival_ms)
-        self._running = loop.run_in_executor(self._pool, call)
-        self._task = asyncio.create_task(self._finish(self._running, work))
+        submitted = self._pool.submit(self._graph.process, work.payload, arrival_ms=arrival_ms)
+        self._running = asyncio.wrap_future(submitted, loop=loop)
+        self._task = asyncio.create_task(self._finish(submitted, work))
 
-    async def _finish(self, running: asyncio.Future[ItemResult], work: _Work) -> None:
+    async def _finish(self, submitted: Future[ItemResult], work: _Work) -> None:
+        assert self._running is not None
         try:
-            result = await asyncio.wait_for(asyncio.shield(running), self._deadline)
+            result = await asyncio.wait_for(asyncio.shield(self._running), self._deadline)
         except TimeoutError:
             self.stalled = True
             self._metrics.errors.labels("deadline_exceeded").inc()
@@ -166,7 +166,10 @@ class ClientSession:
             await self.send_error(
                 "deadline_exceeded", f"a stage did not finish within {self._deadline:.1f} s"
             )
-            running.add_done_callback(lambda _: self._graph.close())
+            # Close the stage sessions on the worker thread once the hung call returns; the
+            # event loop may be long gone by then, and an unclosed landmarker must not be
+            # left to the garbage collector (its finaliser can deadlock).
+            submitted.add_done_callback(lambda _: self._graph.close())
             await self._on_stalled()
             return
         self._metrics.frames_processed.inc()
@@ -179,34 +182,42 @@ class ClientSession:
                 result.output,
                 None if error is None else {"code": error.code, "message": error.message},
             )
-        discard, self._discard_running = self._discard_running, False
-        self._running = None
-        if self._pending_control is not None:
-            self._reset_graph(self._pending_control)
-            self._pending_control = None
-        if self._pending is not None and not self._closing:
-            waiting, self._pending = self._pending, None
-            self._start(waiting)
-        if discard:
-            self._metrics.frames_dropped.labels("reset").inc()
-            return
+        try:
+            if self._discard_running:
+                self._metrics.frames_dropped.labels("reset").inc()
+            else:
+                await self._deliver(result, work)
+        finally:
+            # Only now is the session free: a client that does not read its replies holds
+            # back its own next frame (which newer frames replace), never anyone else's.
+            self._discard_running = False
+            self._running = None
+            if self._pending_control is not None:
+                self._reset_graph(self._pending_control)
+                self._pending_control = None
+            if self._pending is not None and not self._closing:
+                waiting, self._pending = self._pending, None
+                self._start(waiting)
+
+    async def _deliver(self, result: ItemResult, work: _Work) -> None:
         if result.error is not None:
             await self.send_error(result.error.code, result.error.message, work.client_id)
             return
         reply = result.output
-        if reply is not None:
-            if work.client_id is not None:
-                reply = {**reply, "id": work.client_id}
-            await self._send_json(reply)
-            self._metrics.frames_answered.inc()
-            self._metrics.frame_seconds.observe(time.monotonic() - work.arrived)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug(
-                    "Inference result %s %.3f",
-                    reply.get("letter"),
-                    reply.get("confidence"),
-                    extra={"session": self.id},
-                )
+        if reply is None:
+            return
+        if work.client_id is not None:
+            reply = {**reply, "id": work.client_id}
+        await self._send_json(reply)
+        self._metrics.frames_answered.inc()
+        self._metrics.frame_seconds.observe(time.monotonic() - work.arrived)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "Inference result %s %s",
+                reply.get("letter"),
+                reply.get("confidence"),
+                extra={"session": self.id},
+            )
 
     # -- outbound --------------------------------------------------------------------------
     async def send_error(self, code: str, message: str, client_id: str | int | None = None) -> None:

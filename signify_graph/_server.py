@@ -102,10 +102,15 @@ class Service:
         self.ws_port = 0
         self.health_port = 0
 
+    @property
+    def _shared_health_port(self) -> bool:
+        """HEALTH_PORT equals the WebSocket port (Railway may set PORT=8080): serve it all there."""
+        return self.settings.health_port == self.settings.port != 0
+
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         s = self.settings
-        if s.health_port >= 0 and s.health_port != s.port:
+        if s.health_port >= 0 and not self._shared_health_port:
             await self._start_health_app()
         loop = asyncio.get_running_loop()
         plan = plan_pipeline(s.pipeline, self.host.registry, overrides=self.overrides)
@@ -129,6 +134,7 @@ class Service:
                 compression="deflate" if s.compression else None,
                 ping_interval=s.ping_interval,
                 ping_timeout=s.ping_timeout,
+                close_timeout=s.close_timeout,
                 origins=[*map(Origin, s.allowed_origins), None] if s.allowed_origins else None,
                 server_header="signify-graph",
             )
@@ -212,7 +218,7 @@ class Service:
         if path == "/ready":
             status, body = self.state.readiness()
             return _json(status, body)
-        if path == "/metrics" and self.settings.health_port == self.settings.port:
+        if path == "/metrics" and self._shared_health_port:
             return _response(200, self.state.metrics.exposition(), "text/plain; version=0.0.4")
         name = "index.html" if path == "/" else path.lstrip("/")
         file = (WEB_ROOT / name).resolve()
@@ -269,7 +275,8 @@ class Service:
     def _recorder(self, session_id: str) -> SessionRecorder | None:
         if self.settings.record_dir is None:
             return None
-        return SessionRecorder(self.settings.record_dir, session_id, self.state.identity())
+        header = {**self.state.identity(), "overrides": self.overrides}
+        return SessionRecorder(self.settings.record_dir, session_id, header)
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert self.graph is not None

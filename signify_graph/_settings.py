@@ -57,6 +57,9 @@ class ServiceSettings(BaseModel):
     """permessage-deflate costs ~1 ms per message on this kind of machine: off by default."""
     ping_interval: float = Field(20.0, gt=0, le=3600, validation_alias="SIGNIFY_PING_INTERVAL")
     ping_timeout: float = Field(20.0, gt=0, le=3600, validation_alias="SIGNIFY_PING_TIMEOUT")
+    """A connection whose pong is this late is closed (half-open clients are cleaned up)."""
+    close_timeout: float = Field(2.0, gt=0, le=600, validation_alias="SIGNIFY_CLOSE_TIMEOUT")
+    """How long a closing handshake may take before the TCP connection is dropped."""
     origins: str = Field("", validation_alias="SIGNIFY_ALLOWED_ORIGINS")
     """Comma-separated ``Origin`` allowlist; empty allows any origin."""
     token: str = Field("", validation_alias="SIGNIFY_AUTH_TOKEN")

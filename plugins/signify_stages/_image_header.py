@@ -59,7 +59,8 @@ def _jpeg(data: bytes) -> Header:
             if pos + 9 > size:
                 break
             height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
-            complete = data.rstrip(b"\x00").endswith(b"\xff\xd9")
+            # Some cameras append data after the end marker: look for one after the frame.
+            complete = data.rfind(b"\xff\xd9") > pos
             return Header("jpeg", width, height, complete)
         pos += 2 + length
     raise HeaderError("truncated JPEG: no frame header", truncated=True)

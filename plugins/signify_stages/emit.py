@@ -120,7 +120,7 @@ class _EmitSession(StageSession):
                 target_prob = float(values[probs.labels.index(target)])
             else:
                 target_prob = confidence
-            order = np.argsort(values)[::-1][: self._p.top_k]
+            order = np.argsort(-values, kind="stable")[: self._p.top_k]  # ties: label order
             reply = {
                 "maxarg_letter": letter,
                 "target_arg_prob": round(target_prob, 4),

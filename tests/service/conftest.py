@@ -19,7 +19,11 @@ from signify_graph._settings import load_settings
 ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = ROOT / "tests" / "data" / "photos"
 #: Replies for every frame, so tests can count them (the throttle has its own tests).
-EVERY_FRAME = ["emit.min_interval_ms=0", "emit.heartbeat_ms=1", "hands.pad=0.25"]
+EVERY_FRAME = [
+    "emit.min_interval_ms=0",
+    "emit.heartbeat_ms=1",
+    "hands.pad=0.25",
+]
 
 
 def photo(letter: str, index: int = 0) -> bytes:

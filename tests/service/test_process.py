@@ -64,6 +64,7 @@ def test_sigterm_closes_sessions_with_1001_and_exits_0():
         assert process.wait(timeout=15) == 0
     finally:
         process.kill()
+        process.communicate()  # closes the pipes
     assert close_code == 1001
 
 

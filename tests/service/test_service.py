@@ -194,9 +194,11 @@ def test_an_oversized_message_closes_with_1009_and_other_sessions_go_on(letter_p
     run(scenario)
 
 
-def test_health_ready_and_metrics_are_served_on_both_ports():
+def test_health_ready_and_metrics_are_served_on_both_ports(letter_photo):
     async def scenario() -> None:
         async with running_service() as service:
+            async with client(service) as ws:
+                await letters_for(ws, letter_photo[1], 1)
             results = {
                 (port, path): await aget(port, path)
                 for port in (service.ws_port, service.health_port)

@@ -1,0 +1,152 @@
+"""Research tools on real data: ``run`` over photos and a video, record → replay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+from signify_graph import create_host
+from signify_graph._graph import build_graph
+from signify_graph._pipeline import plan_pipeline
+from signify_graph._record import load_recording, replay
+
+from ..service.conftest import ROOT, client, next_reply, photo, running_service
+
+PHOTOS = ROOT / "tests" / "data" / "photos"
+VIDEO = ROOT / "tests" / "data" / "video" / "letters.mp4"
+
+
+def signify(*args: str, **options: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "signify_graph.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **options,
+    )  # type: ignore[call-overload]
+
+
+def test_run_over_committed_photos_writes_one_json_line_per_photo(tmp_path: Path):
+    out = tmp_path / "photos.jsonl"
+    done = signify(
+        "run",
+        "pipelines/fast.yaml",
+        "--input",
+        str(PHOTOS),
+        "--output",
+        str(out),
+        "--session-per-file",
+        "--set",
+        "hands.pad=0.25",
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == len(list(PHOTOS.rglob("*.jpg")))
+    first = lines[0]
+    assert set(first) >= {"index", "source", "label", "reply", "prediction", "error", "timings_ms"}
+    assert set(first["timings_ms"]) == {
+        "decode",
+        "hands",
+        "normalize",
+        "classify",
+        "smooth",
+        "emit",
+    }
+    predicted = [line for line in lines if line["prediction"]]
+    correct = sum(line["prediction"]["letter"] == line["label"] for line in predicted)
+    assert correct / len(predicted) > 0.7
+    assert "\r" not in done.stderr  # piped: no progress bar
+
+
+def test_run_over_a_committed_video_tracks_across_frames_and_shows_progress_on_a_terminal(
+    tmp_path: Path,
+):
+    out = tmp_path / "video.jsonl"
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "signify_graph.cli",
+            "run",
+            "pipelines/default.yaml",
+            "--input",
+            str(VIDEO),
+            "--output",
+            str(out),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=secondary,
+        text=True,
+    )
+    os.close(secondary)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    assert process.wait(timeout=120) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 60
+    stamps = [line["timestamp_ms"] for line in lines]
+    assert stamps == sorted(stamps) and stamps[15] - stamps[0] == 1000
+    held = [line["prediction"]["letter"] for line in lines[5:15] if line["prediction"]]
+    assert held and max(set(held), key=held.count) == "B"
+    assert "█".encode() in terminal and b"60/60" in terminal
+
+
+def test_a_recorded_session_replays_to_identical_replies(tmp_path: Path):
+    frames = [photo(letter) for letter in ("B", "L", "Y")]
+
+    async def scenario() -> None:
+        async with running_service(record_dir=tmp_path) as service, client(service) as ws:
+            for index, jpeg in enumerate(frames * 4):
+                if index == 6:
+                    await ws.send(json.dumps({"type": "reset", "target": "L"}))
+                await ws.send(jpeg)
+                await next_reply(ws)
+
+    asyncio.run(scenario())
+    (recorded,) = tmp_path.glob("*.jsonl")
+    recording = load_recording(recorded)
+    assert len(recording.outcomes) == 12
+    host = create_host()
+    plan = plan_pipeline(
+        ROOT / "pipelines/default.yaml", host.registry, overrides=recording.header["overrides"]
+    )
+    graph = build_graph(plan, host)
+    try:
+        fresh = list(replay(recording, graph))
+    finally:
+        graph.close()
+    canonical = [json.loads(json.dumps([o.reply, o.error])) for o in fresh]
+    assert canonical == [[o.reply, o.error] for o in recording.outcomes]
+    assert any(o.reply and o.reply["target"] == "L" for o in fresh)
+
+    same = signify("replay", str(recorded), "pipelines/default.yaml")
+    assert same.returncode == 0 and "identical replies" in same.stdout
+    other = signify(
+        "replay",
+        str(recorded),
+        "pipelines/fast.yaml",
+        "--set",
+        "hands.pad=0.25",
+        "--set",
+        "emit.heartbeat_ms=1",
+        "--set",
+        "emit.min_interval_ms=0",
+        "--json",
+    )
+    report = json.loads(other.stdout)
+    assert other.returncode == 1 and report["differences"]

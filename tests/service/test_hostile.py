@@ -1,0 +1,195 @@
+"""Hostile clients: floods, slow readers, half-open connections, faulty and hung stages.
+Whatever one client does, its own session survives where the protocol allows, and every
+other session carries on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from signify_graph import FrameContext, Image, Kind, Port, Stage, StageError, create_host, hookimpl
+from signify_graph._server import Service
+from signify_graph._settings import load_settings
+
+from .conftest import ROOT, client, next_reply, photo, receive_json, run, running_service
+from .test_service import aget
+
+RELEASE_HANG = threading.Event()
+
+
+class FaultStage(Stage):
+    """Pass images through, but fail on an all-white frame and hang on an all-grey one."""
+
+    name = "fault_injector"
+    inputs: ClassVar = {"image": Port(Kind.IMAGE)}
+    output = Kind.IMAGE
+
+    def process(self, frame: FrameContext, image: Image) -> Image:
+        corner = int(image.rgb[0, 0, 0])
+        if corner > 250 and int(image.rgb.min()) > 250:
+            raise RuntimeError("injected fault")
+        if 120 < corner < 136 and np.ptp(image.rgb) < 16:
+            RELEASE_HANG.wait(30)  # a stage that hangs (until the test lets it go)
+        return image
+
+
+class FaultPlugin:
+    @staticmethod
+    @hookimpl
+    def signify_register_stages(registry: Any) -> None:
+        registry.add(FaultStage)
+
+
+def _solid_jpeg(value: int) -> bytes:
+    import cv2
+
+    ok, jpeg = cv2.imencode(".jpg", np.full((120, 160, 3), value, np.uint8))
+    assert ok
+    return jpeg.tobytes()
+
+
+def _fault_pipeline(tmp_path: Path, overrides: list[str]) -> Path:
+    text = (ROOT / "pipelines" / "default.yaml").read_text()
+    text = text.replace(
+        "  - id: hands\n", "  - id: fault\n    stage: fault_injector\n  - id: hands\n"
+    )
+    text = text.replace("../models/", f"{ROOT}/models/")
+    path = tmp_path / "fault.yaml"
+    path.write_text(text)
+    for override in overrides:
+        if override.startswith("classify.model="):
+            pass
+    return path
+
+
+def test_a_stage_that_raises_fails_only_that_frame_and_ready_stays_200(tmp_path: Path):
+    from .conftest import EVERY_FRAME
+
+    async def scenario() -> None:
+        settings = load_settings(
+            {},
+            pipeline=str(_fault_pipeline(tmp_path, EVERY_FRAME)),
+            port=0,
+            health_port=0,
+            host="127.0.0.1",
+        )
+        service = Service(
+            settings, create_host([FaultPlugin]), [*EVERY_FRAME, f"hands.models_dir={ROOT}/models"]
+        )
+        await service.start()
+        try:
+            async with client(service) as victim, client(service) as bystander:
+                await victim.send(_solid_jpeg(255))
+                error = await receive_json(victim)
+                await victim.send(photo("B"))
+                after = await next_reply(victim)
+                await bystander.send(photo("B"))
+                other = await next_reply(bystander)
+                ready = await aget(service.ws_port, "/ready")
+        finally:
+            await service.drain()
+        assert error["error"]["code"] == "stage_failed"
+        assert "fault" in error["error"]["message"]
+        assert after["status"] in ("ok", "warming_up") and other["letter"]
+        assert ready[0] == 200
+
+    run(scenario)
+
+
+def test_a_hung_stage_hits_the_frame_deadline_and_other_sessions_continue(tmp_path: Path):
+    from .conftest import EVERY_FRAME
+
+    async def scenario() -> None:
+        settings = load_settings(
+            {},
+            pipeline=str(_fault_pipeline(tmp_path, EVERY_FRAME)),
+            port=0,
+            health_port=0,
+            host="127.0.0.1",
+            frame_deadline_ms=300,
+        )
+        service = Service(
+            settings, create_host([FaultPlugin]), [*EVERY_FRAME, f"hands.models_dir={ROOT}/models"]
+        )
+        await service.start()
+        RELEASE_HANG.clear()
+        try:
+            async with client(service) as victim, client(service) as bystander:
+                await victim.send(_solid_jpeg(128))
+                error = await receive_json(victim)
+                await asyncio.wait_for(victim.wait_closed(), 5)
+                replies = []
+                for _ in range(3):
+                    await bystander.send(photo("B"))
+                    replies.append(await next_reply(bystander))
+                ready = await aget(service.ws_port, "/ready")
+        finally:
+            RELEASE_HANG.set()
+            await service.drain()
+        assert error["error"]["code"] == "deadline_exceeded"
+        assert victim.close_code == 1011
+        assert all(r["letter"] for r in replies)
+        assert ready[0] == 200
+
+    run(scenario)
+
+
+def test_a_client_that_never_reads_is_closed_by_keepalive_and_others_continue():
+    async def scenario() -> None:
+        async with running_service(
+            ping_interval=0.3, ping_timeout=0.3, close_timeout=0.5
+        ) as service:
+            raw = socket.create_connection(("127.0.0.1", service.ws_port))
+            raw.sendall(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            await asyncio.sleep(0.2)
+            opened = json.loads((await aget(service.ws_port, "/health"))[1])["sessions"]
+            loop = asyncio.get_running_loop()
+            silent_since, after = loop.time(), opened
+            while after and loop.time() - silent_since < 15:  # it never answers the pings
+                await asyncio.sleep(0.1)
+                after = json.loads((await aget(service.ws_port, "/health"))[1])["sessions"]
+            closed_after = loop.time() - silent_since
+            async with client(service) as ws:
+                await ws.send(photo("B"))
+                reply = await next_reply(ws)
+            raw.close()
+        assert opened == 1 and after == 0
+        assert closed_after < 0.3 + 0.3 + 0.5 + 1.0  # ping interval + timeout + close + slack
+        assert reply["letter"]
+
+    run(scenario)
+
+
+def test_a_slow_reader_holds_back_only_its_own_frames():
+    async def scenario() -> None:
+        async with running_service() as service:
+            slow = await client(service, max_queue=1, ping_interval=None).__aenter__()
+            try:
+                for _ in range(200):  # never reads a reply
+                    await slow.send(photo("B"))
+                async with client(service) as ws:
+                    replies = []
+                    for _ in range(3):
+                        await ws.send(photo("L"))
+                        replies.append(await next_reply(ws))
+                status, body = await aget(service.health_port, "/metrics")
+            finally:
+                await slow.close()
+        assert all(r["letter"] for r in replies)
+        dropped = [
+            line
+            for line in body.decode().splitlines()
+            if line.startswith("signify_frames_dropped_total")
+        ]
+        assert sum(float(line.split()[-1]) for line in dropped) > 100
+
+    run(scenario)

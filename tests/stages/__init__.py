@@ -1,0 +1,1 @@
+"""Tests of the built-in stages, with their real models and the committed photos."""

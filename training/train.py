@@ -1,0 +1,264 @@
+"""Train the letter classifier, or evaluate the recipe leave-one-source-out.
+
+``python -m training.train`` trains on boris + nejohnson + roboflow_train with the shipped
+settings, exports ``models/classifier.onnx`` and evaluates it (with onnxruntime) on
+roboflow_valid and, once, roboflow_test. ``--loso`` trains on two sources and tests on the
+third, for each of the three, and prints the table. ``--no-test`` (for choosing settings)
+never touches roboflow_test and writes no model unless ``--out`` is given.
+
+Runs are seeded and single-threaded, so the same command gives the same model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from signify_stages.normalize import CONTRACT
+from torch import nn
+
+from .augment import AugmentConfig
+from .data import TRAIN_SOURCES, Source, load, load_many
+from .evaluate import OnnxClassifier, evaluate_onnx, score, static_features, summary
+from .model import LetterLSTM, export_onnx, predict
+from .sampler import Sampler
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "training" / "results"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a run; the defaults are the shipped model's (chosen on roboflow_valid)."""
+
+    window: int = 8
+    hidden: int = 128
+    embed: int = 128
+    dropout: float = 0.2
+    steps: int = 3000
+    batch: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    real_windows: float = 0.5
+    seed: int = 0
+
+
+def set_determinism(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+
+
+def fit(
+    sources: list[Source],
+    labels: list[str],
+    cfg: TrainConfig,
+    aug: AugmentConfig,
+    valid: Source | None = None,
+    eval_every: int = 500,
+) -> tuple[nn.Module, list[dict[str, Any]]]:
+    """Train a fresh network on ``sources``; print validation accuracy every ``eval_every``."""
+    set_determinism(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    net = LetterLSTM(len(labels), cfg.hidden, cfg.embed, cfg.dropout)
+    sampler = Sampler(sources, labels, cfg.window, aug, rng, cfg.real_windows)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, cfg.lr, total_steps=cfg.steps, pct_start=0.1
+    )
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    valid_x = static_features(valid, cfg.window) if valid is not None else None
+    history: list[dict[str, Any]] = []
+    started, running = time.time(), 0.0
+    for step in range(1, cfg.steps + 1):
+        net.train()
+        x, y = sampler.batch(cfg.batch)
+        loss = loss_fn(net(torch.from_numpy(x)), torch.from_numpy(y))
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        running += float(loss.detach())
+        if step % eval_every == 0 or step == cfg.steps:
+            entry: dict[str, Any] = {"step": step, "loss": round(running / eval_every, 4)}
+            if valid is not None and valid_x is not None:
+                entry["valid"] = score(predict(net, valid_x), valid.y, labels)["accuracy"]
+            entry["seconds"] = round(time.time() - started, 1)
+            history.append(entry)
+            print("   ", entry, flush=True)
+            running = 0.0
+    return net.eval(), history
+
+
+def labels_of(sources: list[Source]) -> list[str]:
+    """The label set is read from the data (A–Z here), never hard-coded."""
+    return sorted(set().union(*(set(s.y.tolist()) for s in sources)))
+
+
+def provenance(sources: list[Source]) -> dict[str, str]:
+    return {s.path.relative_to(ROOT).as_posix(): s.sha256 for s in sources}
+
+
+def print_sources(sources: list[Source]) -> None:
+    print("data:")
+    for source in sources:
+        print("  " + source.describe())
+        print(f"    file {source.path.relative_to(ROOT)} sha256 {source.sha256}")
+
+
+def run_loso(cfg: TrainConfig, aug: AugmentConfig, only: list[str]) -> dict[str, Any]:
+    """Leave one source out: train on the other two, test on it, for each source."""
+    sources = load_many(TRAIN_SOURCES)
+    print_sources(sources)
+    results: dict[str, Any] = {
+        "config": asdict(cfg),
+        "augment": asdict(aug),
+        "training_data": provenance(sources),
+        "held_out": {},
+    }
+    for held in sources:
+        if only and held.name not in only:
+            continue
+        train = [s for s in sources if s is not held]
+        labels = labels_of(train)
+        print(f"\n== held out: {held.name}; training on {', '.join(s.name for s in train)}")
+        net, _ = fit(train, labels, cfg, aug)
+        result = score(predict(net, static_features(held, cfg.window)), held.y, labels)
+        result["mirrored"] = score(
+            predict(net, static_features(held, cfg.window, mirror=True)), held.y, labels
+        )["accuracy"]
+        results["held_out"][held.name] = result
+        print(summary(held.name, result))
+    print("\nleave-one-source-out (static windows of T identical frames):")
+    print(f"{'held-out source':<18}{'n':>7}{'accuracy':>10}{'mirrored':>10}")
+    for name, result in results["held_out"].items():
+        print(f"{name:<18}{result['n']:>7}{result['accuracy']:>10.2%}{result['mirrored']:>10.2%}")
+    return results
+
+
+def run_final(
+    cfg: TrainConfig,
+    aug: AugmentConfig,
+    out: Path | None,
+    test: bool,
+    command: str,
+    names: list[str],
+) -> dict[str, Any]:
+    """Train on ``names`` (all three sources), export, evaluate the file with onnxruntime."""
+    sources = load_many(names)
+    valid = load("roboflow_valid")
+    print_sources([*sources, valid])
+    labels = labels_of(sources)
+    net, history = fit(sources, labels, cfg, aug, valid=valid)
+    scratch = Path(tempfile.mkdtemp(prefix="signify-train-")) / "scratch.onnx"
+    metadata: dict[str, Any] = {
+        "labels": labels,
+        "normalization": CONTRACT,
+        "window": str(cfg.window),
+        "training_data": provenance(sources),
+        "selection_data": provenance([valid]),
+        "created_by": command,
+        "framework": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "onnx": onnx.__version__,
+            "numpy": np.__version__,
+        },
+        "train_config": asdict(cfg),
+        "augment": asdict(aug),
+    }
+    export_onnx(net, scratch, cfg.window, metadata)
+    model = OnnxClassifier(scratch)
+    metrics: dict[str, Any] = {"history": history}
+    names = ["roboflow_valid", *(["roboflow_test"] if test else [])]
+    for name in names:
+        source = valid if name == "roboflow_valid" else load(name)
+        if name != "roboflow_valid":
+            print("  " + source.describe())
+        for mirror in (False, True):
+            key = name + ("_mirrored" if mirror else "")
+            metrics[key] = evaluate_onnx(model, source, mirror=mirror)
+            print(summary(key, metrics[key]))
+        metrics[name + "_T1"] = evaluate_onnx(model, source, window=1)
+        print(summary(name + "_T1", metrics[name + "_T1"]))
+    metrics["latency_ms"] = model.latency_ms()
+    print(f"onnxruntime latency, batch 1, T={cfg.window}, 1 thread: {metrics['latency_ms']}")
+    scratch.unlink()
+    scratch.parent.rmdir()
+    loso_file = RESULTS / "loso.json"
+    headline: dict[str, Any] = {
+        k: {"n": v["n"], "accuracy": v["accuracy"]}
+        for k, v in metrics.items()
+        if isinstance(v, dict) and "n" in v
+    }
+    if loso_file.is_file():
+        loso = json.loads(loso_file.read_text())
+        headline["loso"] = {k: v["accuracy"] for k, v in loso["held_out"].items()}
+    metadata["metrics"] = headline
+    if out is not None:
+        export_onnx(net, out, cfg.window, metadata)
+        print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size / 1024:.0f} KiB)")
+    return {"metadata": metadata, "metrics": metrics}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--loso", action="store_true", help="leave-one-source-out evaluation")
+    parser.add_argument("--only", nargs="*", default=[], help="with --loso: these held-out sources")
+    parser.add_argument("--no-test", action="store_true", help="never evaluate roboflow_test")
+    parser.add_argument("--out", type=Path, help="model path (default models/classifier.onnx)")
+    parser.add_argument("--results", type=Path, help="results JSON (default training/results/…)")
+    parser.add_argument("--no-augment", action="store_true", help="ablation: no augmentation")
+    parser.add_argument(
+        "--aug",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override augmentation settings, e.g. yaw_deg=30",
+    )
+    parser.add_argument(
+        "--sources",
+        nargs="*",
+        default=list(TRAIN_SOURCES),
+        help="training sources (default: all three)",
+    )
+    for field, value in asdict(TrainConfig()).items():
+        parser.add_argument("--" + field.replace("_", "-"), type=type(value), default=value)
+    args = parser.parse_args(argv)
+    cfg = TrainConfig(**{f: getattr(args, f) for f in asdict(TrainConfig())})
+    aug = AugmentConfig.off() if args.no_augment else AugmentConfig()
+    for item in args.aug:
+        name, _, value = item.partition("=")
+        aug = replace(aug, **{name: json.loads(value)})
+    command = "python -m training.train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    print(f"command: {command.strip()}\nconfig: {asdict(cfg)}\naugment: {asdict(aug)}")
+    if args.loso:
+        results = run_loso(cfg, aug, args.only)
+        path = args.results or RESULTS / "loso.json"
+    else:
+        out = args.out if args.out else (None if args.no_test else ROOT / "models/classifier.onnx")
+        results = run_final(cfg, aug, out, not args.no_test, command.strip(), args.sources)
+        path = args.results or RESULTS / ("final.json" if not args.no_test else "selection.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
