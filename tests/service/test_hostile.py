@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from signify_graph import FrameContext, Image, Kind, Port, Stage, StageError, create_host, hookimpl
+from signify_graph import FrameContext, Image, Kind, Port, Stage, create_host, hookimpl
 from signify_graph._server import Service
 from signify_graph._settings import load_settings
 
@@ -54,7 +54,7 @@ def _solid_jpeg(value: int) -> bytes:
     return jpeg.tobytes()
 
 
-def _fault_pipeline(tmp_path: Path, overrides: list[str]) -> Path:
+def _fault_pipeline(tmp_path: Path) -> Path:
     text = (ROOT / "pipelines" / "default.yaml").read_text()
     text = text.replace(
         "  - id: hands\n", "  - id: fault\n    stage: fault_injector\n  - id: hands\n"
@@ -62,9 +62,6 @@ def _fault_pipeline(tmp_path: Path, overrides: list[str]) -> Path:
     text = text.replace("../models/", f"{ROOT}/models/")
     path = tmp_path / "fault.yaml"
     path.write_text(text)
-    for override in overrides:
-        if override.startswith("classify.model="):
-            pass
     return path
 
 
@@ -74,7 +71,7 @@ def test_a_stage_that_raises_fails_only_that_frame_and_ready_stays_200(tmp_path:
     async def scenario() -> None:
         settings = load_settings(
             {},
-            pipeline=str(_fault_pipeline(tmp_path, EVERY_FRAME)),
+            pipeline=str(_fault_pipeline(tmp_path)),
             port=0,
             health_port=0,
             host="127.0.0.1",
@@ -108,7 +105,7 @@ def test_a_hung_stage_hits_the_frame_deadline_and_other_sessions_continue(tmp_pa
     async def scenario() -> None:
         settings = load_settings(
             {},
-            pipeline=str(_fault_pipeline(tmp_path, EVERY_FRAME)),
+            pipeline=str(_fault_pipeline(tmp_path)),
             port=0,
             health_port=0,
             host="127.0.0.1",
@@ -181,7 +178,7 @@ def test_a_slow_reader_holds_back_only_its_own_frames():
                     for _ in range(3):
                         await ws.send(photo("L"))
                         replies.append(await next_reply(ws))
-                status, body = await aget(service.health_port, "/metrics")
+                _, body = await aget(service.health_port, "/metrics")
             finally:
                 await slow.close()
         assert all(r["letter"] for r in replies)
