@@ -59,6 +59,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argp
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--confusion-png", type=Path, metavar="FILE", help="draw the confusion matrix")
+    p.add_argument("--latency-png", type=Path, metavar="FILE", help="draw a latency histogram")
+    p.add_argument("--compare", metavar="OTHER", help="a second pipeline, side by side")
+    p.add_argument(
+        "--mirror",
+        action="store_true",
+        help="flip every photo (or landmark set) horizontally first",
+    )
+    p.add_argument(
+        "--labels",
+        type=Path,
+        metavar="FILE",
+        help="letter spans for a video (default: VIDEO.labels.json beside it)",
+    )
     return p
 
 
@@ -89,13 +102,26 @@ def _predict(
     return last, error
 
 
-def evaluate(graph: Graph, data: Path, frames: int) -> dict[str, Any]:
+def _mirrored(payload: Any) -> Any:
+    """The same sample seen in a mirror: a flipped photo (PNG, lossless) or x → 1 − x."""
+    if isinstance(payload, dict):
+        points = np.asarray(payload["landmarks"], dtype=np.float64)
+        points[:, 0] = 1.0 - points[:, 0]
+        return {**payload, "landmarks": points.tolist()}
+    import cv2
+
+    image: Any = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR)
+    ok, png = cv2.imencode(".png", cv2.flip(image, 1))
+    return png.tobytes() if ok else payload
+
+
+def evaluate(graph: Graph, data: Path, frames: int, *, mirror: bool = False) -> dict[str, Any]:
     """Every sample of ``data`` through ``graph``; the report as JSON-ready data."""
     if not graph.find(Kind.PROBABILITIES):
         raise SignifyError(f"pipeline '{graph.name}' has no node that outputs probabilities")
     if frames < 1:
         raise SignifyError("--frames must be at least 1")
-    if not (data.is_dir() or data.suffix == ".npz"):
+    if not (data.is_dir() or data.suffix == ".npz"):  # videos go to _sequences
         raise SignifyError(f"{data}: expected a folder of <LETTER>/ photos or a landmark .npz")
     outcomes: list[Outcome] = []
     timings: list[list[int]] = []
@@ -103,7 +129,8 @@ def evaluate(graph: Graph, data: Path, frames: int) -> dict[str, Any]:
     for index, item in enumerate(_inputs.read(data, graph.input_kind)):
         if item.label is None:
             raise SignifyError(f"{item.source}: no letter; put photos in <LETTER>/ folders")
-        probabilities, error = _predict(graph, index, item.payload, frames, timings)
+        payload = _mirrored(item.payload) if mirror else item.payload
+        probabilities, error = _predict(graph, index, payload, frames, timings)
         predicted = None
         if probabilities is not None:
             predicted, labels = probabilities.top()[0], probabilities.labels
@@ -219,14 +246,82 @@ def write_confusion_png(report: dict[str, Any], file: Path) -> None:
     figure.savefig(file, dpi=120)
 
 
-def run(args: argparse.Namespace, host: PluginHost) -> int:
-    plan = plan_pipeline(args.pipeline, host.registry, overrides=args.overrides)
+def write_latency_png(reports: list[dict[str, Any]], file: Path) -> None:
+    """Per-stage p50/p90 of each pipeline as grouped bars (matplotlib, imported on demand)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 4))
+    axes = figure.add_subplot()
+    width = 0.8 / (2 * len(reports))
+    for k, report in enumerate(reports):
+        nodes = list(report["latency_ms"])
+        for j, stat in enumerate(("p50", "p90")):
+            offset = (2 * k + j) * width
+            values = [report["latency_ms"][n][stat] for n in nodes]
+            axes.bar(
+                [i + offset for i in range(len(nodes))],
+                values,
+                width,
+                label=f"{report['pipeline']} {stat}",
+            )
+        axes.set_xticks([i + 0.4 - width / 2 for i in range(len(nodes))], nodes)
+    axes.set_ylabel("ms per frame")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(file, dpi=120)
+
+
+def _evaluate_one(args: argparse.Namespace, host: PluginHost, pipeline: str) -> dict[str, Any]:
+    from ._sequences import evaluate_sequence
+
+    plan = plan_pipeline(pipeline, host.registry, overrides=args.overrides)
     graph = build_graph(plan, host)
     try:
-        report = evaluate(graph, args.data, args.frames)
+        if args.data.suffix.lower() in _inputs.VIDEO_SUFFIXES:
+            return evaluate_sequence(graph, args.data, args.labels)
+        return evaluate(graph, args.data, args.frames, mirror=args.mirror)
     finally:
         graph.close()
-    if args.confusion_png:
-        write_confusion_png(report, args.confusion_png)
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+
+
+def format_comparison(first: dict[str, Any], second: dict[str, Any]) -> str:
+    """Two reports side by side: the summary figures, then letter by letter."""
+    rows = [("pipeline", first["pipeline"], second["pipeline"])]
+    for key in ("accuracy", "detection_rate", "flicker_per_s", "time_to_correct_ms"):
+        if key in first:
+            rows.append((key, first[key], second[key]))
+    for stat in ("p50", "p90"):
+        rows.append(
+            (
+                f"latency total {stat} (ms)",
+                first["latency_ms"]["total"][stat],
+                second["latency_ms"]["total"][stat],
+            )
+        )
+    lines = [f"{name:<28} {a!s:>14} {b!s:>14}" for name, a, b in rows]
+    if "per_letter" in first:
+        lines += ["", f"{'letter (accuracy)':<28} {first['pipeline']:>14} {second['pipeline']:>14}"]
+        for letter, row in first["per_letter"].items():
+            other = second["per_letter"].get(letter, {}).get("accuracy")
+            lines.append(f"{letter:<28} {row['accuracy']!s:>14} {other!s:>14}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, host: PluginHost) -> int:
+    from ._sequences import format_sequence
+
+    reports = [_evaluate_one(args, host, args.pipeline)]
+    if args.compare:
+        reports.append(_evaluate_one(args, host, args.compare))
+    if args.confusion_png and "confusion" in reports[0]:
+        write_confusion_png(reports[0], args.confusion_png)
+    if args.latency_png:
+        write_latency_png(reports, args.latency_png)
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else {"pipelines": reports}, indent=2))
+    elif len(reports) == 2:
+        print(format_comparison(*reports))
+    else:
+        sequence = "spans" in reports[0]
+        print(format_sequence(reports[0]) if sequence else format_report(reports[0]))
     return 0

@@ -150,3 +150,28 @@ def test_a_recorded_session_replays_to_identical_replies(tmp_path: Path):
     )
     report = json.loads(other.stdout)
     assert other.returncode == 1 and report["differences"]
+
+
+def test_eval_compare_prints_both_pipelines_side_by_side_on_the_committed_photos():
+    done = signify(
+        "eval", "pipelines/default.yaml", "--compare", "pipelines/fast.yaml", "--data", str(PHOTOS)
+    )
+    assert done.returncode == 0, done.stderr
+    header = done.stdout.splitlines()[0].split()
+    assert header == ["pipeline", "default", "fast"]
+    accuracy = next(line for line in done.stdout.splitlines() if line.startswith("accuracy"))
+    assert all(0.7 < float(value) <= 1.0 for value in accuracy.split()[1:])
+
+
+def test_eval_on_a_labelled_video_reports_flicker_and_time_to_correct(tmp_path: Path):
+    png = tmp_path / "latency.png"
+    done = signify(
+        "eval", "pipelines/default.yaml", "--data", str(VIDEO), "--json", "--latency-png", str(png)
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [span["letter"] for span in report["spans"]] == ["B", "L", "Y", "V"]
+    assert all(span["frames"] == 15 for span in report["spans"])
+    assert report["accuracy"] > 0.6 and report["never_correct"] == []
+    assert 0 <= report["time_to_correct_ms"] < 1000 and report["flicker_per_s"] >= 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
