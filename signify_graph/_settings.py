@@ -49,10 +49,10 @@ class ServiceSettings(BaseModel):
     max_sessions: int = Field(64, ge=1, le=100_000, validation_alias="SIGNIFY_MAX_SESSIONS")
     """Further connections are refused at the handshake with HTTP 503."""
     max_messages_per_second: float = Field(
-        60.0, gt=0, le=10_000, validation_alias="SIGNIFY_RATE_LIMIT"
+        30.0, gt=0, le=10_000, validation_alias="SIGNIFY_RATE_LIMIT"
     )
     """Per-session message rate; messages above it are answered with ``rate_limited``."""
-    rate_burst: int = Field(30, ge=1, le=100_000, validation_alias="SIGNIFY_RATE_BURST")
+    rate_burst: int = Field(15, ge=1, le=100_000, validation_alias="SIGNIFY_RATE_BURST")
     compression: bool = Field(False, validation_alias="SIGNIFY_COMPRESSION")
     """permessage-deflate costs ~1 ms per message on this kind of machine: off by default."""
     ping_interval: float = Field(20.0, gt=0, le=3600, validation_alias="SIGNIFY_PING_INTERVAL")

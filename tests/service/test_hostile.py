@@ -190,3 +190,115 @@ def test_a_slow_reader_holds_back_only_its_own_frames():
         assert sum(float(line.split()[-1]) for line in dropped) > 100
 
     run(scenario)
+
+
+BAD_LANDMARKS = [
+    ([[0.5, 0.5, float("nan")]] * 21, "NaN"),
+    ([[0.5, 0.5, float("inf")]] * 21, "infinite"),
+    ([[0.5, 0.5, 0.0]] * 20, "shape"),
+    ([[0.5, 0.5]] * 21, "shape"),
+    ("twenty-one points", "21 [x, y, z]"),
+]
+
+
+def test_bad_landmarks_are_refused_and_the_session_and_others_go_on():
+    # Real landmarks, detected by the hands stage on a public-domain photo (training data).
+    real = np.load(ROOT / "training" / "data" / "roboflow_valid.npz")["X"][0]
+    good = {"type": "landmarks", "landmarks": real.tolist()}
+
+    async def scenario() -> None:
+        async with (
+            running_service(
+                "pipelines/landmarks.yaml", ["emit.min_interval_ms=0", "emit.heartbeat_ms=1"]
+            ) as service,
+            client(service) as ws,
+            client(service) as bystander,
+        ):
+            errors = []
+            for points, _ in BAD_LANDMARKS:
+                # json.dumps writes NaN/Infinity, which Python's json (and ours) reads back
+                await ws.send(json.dumps({"type": "landmarks", "landmarks": points}))
+                errors.append(await receive_json(ws))
+            await ws.send(json.dumps(good))
+            after = await next_reply(ws)
+            await bystander.send(json.dumps(good))
+            other = await next_reply(bystander)
+        for error, (_, words) in zip(errors, BAD_LANDMARKS, strict=True):
+            assert error["error"]["code"] == "bad_landmarks"
+            assert words in error["error"]["message"]
+        assert after["letter"] and other["letter"] == after["letter"]
+
+    run(scenario)
+
+
+async def _stream(ws: Any, seconds: float, fps: float, jpeg: bytes) -> list[float]:
+    """Send frames with ids at ``fps``; latency of every answered frame, in ms."""
+    import base64
+
+    loop = asyncio.get_running_loop()
+    image = base64.b64encode(jpeg).decode()
+    sent: dict[int, float] = {}
+    latencies: list[float] = []
+
+    async def receive() -> None:
+        async for raw in ws:
+            reply = json.loads(raw)
+            if reply.get("id") in sent:
+                latencies.append((loop.time() - sent.pop(reply["id"])) * 1000)
+
+    receiver = asyncio.create_task(receive())
+    start = loop.time()
+    for index in range(int(seconds * fps)):
+        await asyncio.sleep(max(0.0, start + index / fps - loop.time()))
+        sent[index] = loop.time()
+        await ws.send(json.dumps({"type": "frame", "image": image, "id": index}))
+    await asyncio.sleep(0.5)
+    receiver.cancel()
+    return latencies
+
+
+def test_a_flood_from_one_client_barely_touches_the_others():
+    """200 messages/s from one client while two others stream at 15 fps: the flood is
+    mostly refused by the per-session rate cap, and the others' p95 stays within 10 %
+    (plus 1 ms of timer noise) of the same run without the flood."""
+    jpeg = photo("B")
+
+    async def flood(ws: Any, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        count = 0
+        while loop.time() - start < seconds:
+            await ws.send(jpeg)
+            count += 1
+            await asyncio.sleep(max(0.0, start + count / 200 - loop.time()))
+
+    async def others(service: Service, seconds: float) -> list[float]:
+        async with client(service) as a, client(service) as b:
+            results = await asyncio.gather(
+                _stream(a, seconds, 15, jpeg), _stream(b, seconds, 15, jpeg)
+            )
+        return [x for r in results for x in r]
+
+    async def scenario() -> tuple[float, float]:
+        quiet: list[float] = []
+        loud: list[float] = []
+        async with running_service() as service:
+            await others(service, 1.0)  # warm-up
+            # Alternate quiet and flooded phases, so drifting background load hits both alike.
+            for _ in range(3):
+                quiet += await others(service, 2.5)
+                async with client(service) as flooder:
+                    drain = asyncio.create_task(_drain(flooder))
+                    flooding = asyncio.create_task(flood(flooder, 2.7))
+                    loud += await others(service, 2.5)
+                    await flooding
+                    drain.cancel()
+        return float(np.percentile(quiet, 95)), float(np.percentile(loud, 95))
+
+    async def _drain(ws: Any) -> None:
+        async for _ in ws:
+            pass
+
+    quiet, loud = asyncio.run(scenario())
+    print(f"p95 alone {quiet:.2f} ms, under flood {loud:.2f} ms")
+    assert loud <= quiet * 1.10 + 1.0, f"p95 {quiet:.1f} ms alone, {loud:.1f} ms under a flood"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from .conftest import client, next_reply, receive_json, run, running_service
+from .conftest import client, next_reply, photo, receive_json, run, running_service
 
 
 def http_get(port: int, path: str) -> tuple[int, bytes]:
@@ -108,7 +108,8 @@ def test_a_burst_of_50_frames_stays_current_and_counts_drops(letter_photo):
     _, jpeg = letter_photo
 
     async def scenario() -> None:
-        async with running_service() as service, client(service) as ws:
+        # The rate cap is lifted: this is about newest-frame-wins, not the cap.
+        async with running_service(rate_burst=100) as service, client(service) as ws:
             for _ in range(50):
                 await ws.send(jpeg)
             replies = []
@@ -151,6 +152,7 @@ BAD_INPUTS = [
     (json.dumps({"type": "hello"}), "unknown_message"),
     (json.dumps({"type": "reset", "target": "?"}), "bad_target"),
     (json.dumps({"type": "landmarks", "landmarks": []}), "wrong_input"),
+    (photo("B")[: len(photo("B")) // 2], "truncated_image"),
 ]
 
 
