@@ -161,7 +161,7 @@ def measure(graph: Graph, items: list[Any], frames: int, warmup: int) -> dict[st
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
         },
         "stages_ms": stages,
         "total_ms": total,
@@ -172,7 +172,8 @@ def measure(graph: Graph, items: list[Any], frames: int, warmup: int) -> dict[st
     }
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name, for benchmark reports."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from signify_graph import create_host
+from signify_graph import PluginHost, create_host
 from signify_graph._server import Service
 from signify_graph._settings import load_settings
 
@@ -32,13 +32,16 @@ def photo(letter: str, index: int = 0) -> bytes:
 
 @asynccontextmanager
 async def running_service(
-    pipeline: str = "pipelines/default.yaml", overrides: list[str] | None = None, **settings: Any
+    pipeline: str = "pipelines/default.yaml",
+    overrides: list[str] | None = None,
+    host: PluginHost | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Service]:
+    """A started service on 127.0.0.1 (ports chosen by the OS), drained on exit."""
     values = {"pipeline": str(ROOT / pipeline), "port": 0, "health_port": 0, "host": "127.0.0.1"}
     values.update(settings)
-    service = Service(
-        load_settings({}, **values), create_host(), EVERY_FRAME if overrides is None else overrides
-    )
+    chosen = EVERY_FRAME if overrides is None else overrides
+    service = Service(load_settings({}, **values), host or create_host(), chosen)
     await service.start()
     try:
         yield service

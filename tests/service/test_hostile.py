@@ -15,7 +15,6 @@ import numpy as np
 
 from signify_graph import FrameContext, Image, Kind, Port, Stage, create_host, hookimpl
 from signify_graph._server import Service
-from signify_graph._settings import load_settings
 
 from .conftest import ROOT, client, next_reply, photo, receive_json, run, running_service
 from .test_service import aget
@@ -65,32 +64,30 @@ def _fault_pipeline(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_stage_that_raises_fails_only_that_frame_and_ready_stays_200(tmp_path: Path):
+def _fault_service(tmp_path: Path, **settings: Any) -> Any:
+    """The default pipeline with a fault-injecting stage between decode and hands."""
     from .conftest import EVERY_FRAME
 
+    overrides = [*EVERY_FRAME, f"hands.models_dir={ROOT}/models"]
+    return running_service(
+        str(_fault_pipeline(tmp_path)), overrides, create_host([FaultPlugin]), **settings
+    )
+
+
+def test_a_stage_that_raises_fails_only_that_frame_and_ready_stays_200(tmp_path: Path):
     async def scenario() -> None:
-        settings = load_settings(
-            {},
-            pipeline=str(_fault_pipeline(tmp_path)),
-            port=0,
-            health_port=0,
-            host="127.0.0.1",
-        )
-        service = Service(
-            settings, create_host([FaultPlugin]), [*EVERY_FRAME, f"hands.models_dir={ROOT}/models"]
-        )
-        await service.start()
-        try:
-            async with client(service) as victim, client(service) as bystander:
-                await victim.send(_solid_jpeg(255))
-                error = await receive_json(victim)
-                await victim.send(photo("B"))
-                after = await next_reply(victim)
-                await bystander.send(photo("B"))
-                other = await next_reply(bystander)
-                ready = await aget(service.ws_port, "/ready")
-        finally:
-            await service.drain()
+        async with (
+            _fault_service(tmp_path) as service,
+            client(service) as victim,
+            client(service) as bystander,
+        ):
+            await victim.send(_solid_jpeg(255))
+            error = await receive_json(victim)
+            await victim.send(photo("B"))
+            after = await next_reply(victim)
+            await bystander.send(photo("B"))
+            other = await next_reply(bystander)
+            ready = await aget(service.ws_port, "/ready")
         assert error["error"]["code"] == "stage_failed"
         assert "fault" in error["error"]["message"]
         assert after["status"] in ("ok", "warming_up") and other["letter"]
@@ -100,24 +97,14 @@ def test_a_stage_that_raises_fails_only_that_frame_and_ready_stays_200(tmp_path:
 
 
 def test_a_hung_stage_hits_the_frame_deadline_and_other_sessions_continue(tmp_path: Path):
-    from .conftest import EVERY_FRAME
-
     async def scenario() -> None:
-        settings = load_settings(
-            {},
-            pipeline=str(_fault_pipeline(tmp_path)),
-            port=0,
-            health_port=0,
-            host="127.0.0.1",
-            frame_deadline_ms=300,
-        )
-        service = Service(
-            settings, create_host([FaultPlugin]), [*EVERY_FRAME, f"hands.models_dir={ROOT}/models"]
-        )
-        await service.start()
         RELEASE_HANG.clear()
         try:
-            async with client(service) as victim, client(service) as bystander:
+            async with (
+                _fault_service(tmp_path, frame_deadline_ms=300) as service,
+                client(service) as victim,
+                client(service) as bystander,
+            ):
                 await victim.send(_solid_jpeg(128))
                 error = await receive_json(victim)
                 await asyncio.wait_for(victim.wait_closed(), 5)
@@ -128,7 +115,6 @@ def test_a_hung_stage_hits_the_frame_deadline_and_other_sessions_continue(tmp_pa
                 ready = await aget(service.ws_port, "/ready")
         finally:
             RELEASE_HANG.set()
-            await service.drain()
         assert error["error"]["code"] == "deadline_exceeded"
         assert victim.close_code == 1011
         assert all(r["letter"] for r in replies)
