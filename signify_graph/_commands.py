@@ -17,7 +17,7 @@ def register(
     add_set: Callable[[argparse.ArgumentParser], None],
 ) -> None:
     """Add the subcommands implemented outside ``cli.py``."""
-    from . import _bench, _eval, _replay_cmd, _run_cmd, _serve_cmd
+    from . import _bench, _eval, _loadtest, _replay_cmd, _run_cmd, _serve_cmd
 
     modules = (
         ("serve", _serve_cmd),
@@ -29,3 +29,6 @@ def register(
     for name, module in modules:
         add_set(module.add_parser(sub))
         commands[name] = module.run
+    # loadtest drives a running server; it loads no pipeline, so it takes no --set.
+    _loadtest.add_parser(sub)
+    commands["loadtest"] = _loadtest.run

@@ -49,6 +49,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argp
     )
     p.add_argument("--ramp", type=float, default=2.0, metavar="S", help="spread client starts")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--cycles",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: N connect → one frame → disconnect cycles, then compare the "
+        "server's memory, fds and threads with before",
+    )
     return p
 
 
@@ -127,6 +135,7 @@ def scrape(url: str | None) -> dict[str, float]:
         "signify_event_loop_lag_max_seconds": "loop_lag_max_ms",
         "signify_sessions": "sessions",
         "process_open_fds": "open_fds",
+        "signify_process_threads": "threads",
     }
     values: dict[str, float] = {"dropped": 0.0}
     for line in text.splitlines():
@@ -201,7 +210,42 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def cycle(args: argparse.Namespace) -> dict[str, Any]:
+    """Connect, send one frame, read its reply, disconnect — ``--cycles`` times, one by one."""
+    from websockets.asyncio.client import connect
+
+    item = messages(args.source)[0]
+    before = await asyncio.to_thread(scrape, args.metrics)
+    failures = 0
+    for index in range(args.cycles):
+        try:
+            async with connect(args.url, compression=None, open_timeout=20) as ws:
+                await ws.send(json.dumps({**item, "id": index}))
+                while json.loads(await asyncio.wait_for(ws.recv(), 10)).get("id") != index:
+                    pass
+        except Exception:
+            failures += 1
+    await asyncio.sleep(2.0)  # let the server close the last sessions
+    after = await asyncio.to_thread(scrape, args.metrics)
+    return {
+        "url": args.url,
+        "cycles": args.cycles,
+        "failures": failures,
+        "before": before,
+        "after": after,
+    }
+
+
 def render(summary: dict[str, Any]) -> str:
+    if "cycles" in summary:
+        b, a = summary["before"], summary["after"]
+        return (
+            f"{summary['cycles']} connect/disconnect cycles, {summary['failures']} failed\n"
+            + "\n".join(
+                f"  {k}: {b.get(k)} → {a.get(k)}"
+                for k in ("rss_mb", "open_fds", "threads", "sessions")
+            )
+        )
     lat = summary["latency_ms"]
     lines = [
         f"{summary['clients']} clients × {summary['fps']:g} fps × {summary['duration_s']:g} s "
@@ -231,6 +275,10 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
 
         guess = f"http://{urlsplit(args.url).hostname}:8080/metrics"
         args.metrics = guess if scrape(guess) else None
+    if args.cycles:
+        result = asyncio.run(cycle(args))
+        print(json.dumps(result, indent=2) if args.json else render(result))
+        return 0 if not result["failures"] else 1
     summary = asyncio.run(drive(args))
     print(json.dumps(summary, indent=2) if args.json else render(summary))
     return 0 if not summary["failed_clients"] and not summary["errors"] else 1

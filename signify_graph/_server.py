@@ -256,6 +256,11 @@ class Service:
                 f"cannot listen on HEALTH_PORT {self.settings.health_port}: {exc.strerror}"
             ) from exc
         self.health_port = self._health.addresses[0][1]
+        log.info(
+            "Health check endpoint available at http://%s:%d/health (also /ready, /metrics)",
+            self.settings.host,
+            self.health_port,
+        )
 
     async def _watch_loop_lag(self, interval: float = 0.1) -> None:
         loop = asyncio.get_running_loop()

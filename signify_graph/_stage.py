@@ -37,7 +37,7 @@ class Params(BaseModel):
 
 def _resolve_model_file(value: Path, info: ValidationInfo) -> Path:
     base = (info.context or {}).get("base_dir")
-    path = value if value.is_absolute() or base is None else Path(base) / value
+    path = (value if value.is_absolute() or base is None else Path(base) / value).resolve()
     if not path.is_file():
         raise ValueError(f"model file '{value}' does not exist (looked for {path})")
     return path
