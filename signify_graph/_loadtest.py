@@ -207,6 +207,8 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
         },
         "server_dropped": (after.get("dropped", 0) - before.get("dropped", 0)) if after else None,
         "server": samples,
+        "server_before": before,
+        "server_after": after,
     }
 
 
@@ -258,6 +260,15 @@ def render(summary: dict[str, Any]) -> str:
     if summary["failed_clients"]:
         lines.append(
             f"failed clients: {len(summary['failed_clients'])}: {summary['failed_clients'][0]}"
+        )
+    if summary.get("server_after"):
+        b, a = summary["server_before"], summary["server_after"]
+        lines.append(
+            "server before → after: "
+            + ", ".join(
+                f"{k} {b.get(k)} → {a.get(k)}"
+                for k in ("rss_mb", "open_fds", "threads", "sessions")
+            )
         )
     if summary["server"]:
         lines.append("server over time (t s: RSS MB, loop lag max ms, sessions, fds):")
