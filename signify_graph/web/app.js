@@ -142,7 +142,7 @@
       opened = true;
       state.attempts = 0;
       state.inflight = false;
-      setStatus("connected", "connected · waiting for the first reply");
+      if (state.stream) setStatus("connected", "connected · waiting for the first reply");
       if (state.target) sendJson({ type: "reset", target: state.target });
       scheduleFrame(0);
     };
