@@ -78,11 +78,13 @@ COPY pipelines/ pipelines/
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    MPLBACKEND=Agg
+    MPLBACKEND=Agg \
+    SIGNIFY_SKIP_MEDIAPIPE_DRAWING=1
 USER signify
-# mediapipe's vision package imports matplotlib: build its font cache now, not at every start.
-# Then load every pipeline with its models, as the server will (a broken image fails here).
-RUN python -c 'import matplotlib.pyplot' && signify-graph validate pipelines/*.yaml
+# The server never draws: the hands stage keeps mediapipe's drawing helpers (and with them
+# matplotlib.pyplot, ~35 MiB of RSS) from loading. Then load every pipeline with its models,
+# as the server will (a broken image fails here).
+RUN signify-graph validate pipelines/*.yaml
 EXPOSE 8765
 # /health on the WebSocket port ($PORT, as Railway sets it; else WEBSOCKET_PORT, else 8765).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

@@ -12,7 +12,10 @@ The old ``MEDIAPIPE_MODEL_COMPLEXITY`` maps to ``model``: 0 → ``lite``, 1 → 
 from __future__ import annotations
 
 import hashlib
+import importlib.abc
+import importlib.machinery
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -36,6 +39,33 @@ from signify_graph import (
 )
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ INFO lines are not ours
+
+_DRAWING = (
+    "mediapipe.tasks.python.vision.drawing_styles",
+    "mediapipe.tasks.python.vision.drawing_utils",
+)
+
+
+class _NoDrawing(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Give MediaPipe empty drawing modules, so ``matplotlib.pyplot`` is never imported.
+
+    ``mediapipe.tasks.python.vision`` imports its drawing helpers, which import pyplot:
+    +35 MiB of RSS in a server that never draws. Opt-in (``SIGNIFY_SKIP_MEDIAPIPE_DRAWING=1``,
+    set by the container image) because it changes those modules for the whole process.
+    """
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        return importlib.machinery.ModuleSpec(name, self) if name in _DRAWING else None
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: Any) -> None:
+        module.__doc__ = "Replaced by signify_stages.hands: drawing is not used here."
+
+
+if os.environ.get("SIGNIFY_SKIP_MEDIAPIPE_DRAWING") == "1":
+    sys.meta_path.insert(0, _NoDrawing())
 
 _COMPLEXITY = {"0": "lite", "1": "full"}
 
