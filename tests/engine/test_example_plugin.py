@@ -47,7 +47,7 @@ def example_plugin() -> Iterator[Path]:
     The install outlives the test session on purpose: it is what a plugin author does.
     """
     if not installed_from_here():
-        command = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation"]
+        command = [sys.executable, "-m", "pip", "install", "--no-deps"]
         done = subprocess.run([*command, "-e", str(PLUGIN)], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         importlib.invalidate_caches()
