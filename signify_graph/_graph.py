@@ -61,6 +61,11 @@ class Graph:
         return self.plan.name
 
     @property
+    def inline_safe(self) -> bool:
+        """Every stage declares itself inline-safe (see :attr:`Stage.inline_safe`)."""
+        return all(type(stage).inline_safe for stage in self.stages.values())
+
+    @property
     def input_kind(self) -> Kind:
         return self.plan.input_kind
 

@@ -90,6 +90,7 @@ class ClientSession:
         self._discard_running = False
         self._closing = False
         self.stalled = False
+        self._inline = graph_session.graph.inline_safe
         node_ids = graph_session.graph.node_ids
         self._stage_histograms = [metrics.stage_seconds.labels(node) for node in node_ids]
 
@@ -151,11 +152,18 @@ class ClientSession:
         arrival_ms = int((work.arrived - self._origin) * 1000)
         if self._recorder is not None:
             self._recorder.process(work.index, arrival_ms)
+        if self._inline:
+            # Sub-millisecond graphs (landmarks in): a thread hand-off would cost more than
+            # the work, so the frame runs right here, between two socket reads.
+            self._running = loop.create_future()
+            self._running.set_result(self._graph.process(work.payload, arrival_ms=arrival_ms))
+            self._task = asyncio.create_task(self._finish(None, work))
+            return
         submitted = self._pool.submit(self._graph.process, work.payload, arrival_ms=arrival_ms)
         self._running = asyncio.wrap_future(submitted, loop=loop)
         self._task = asyncio.create_task(self._finish(submitted, work))
 
-    async def _finish(self, submitted: Future[ItemResult], work: _Work) -> None:
+    async def _finish(self, submitted: Future[ItemResult] | None, work: _Work) -> None:
         assert self._running is not None
         try:
             result = await asyncio.wait_for(asyncio.shield(self._running), self._deadline)
@@ -169,7 +177,8 @@ class ClientSession:
             # Close the stage sessions on the worker thread once the hung call returns; the
             # event loop may be long gone by then, and an unclosed landmarker must not be
             # left to the garbage collector (its finaliser can deadlock).
-            submitted.add_done_callback(lambda _: self._graph.close())
+            if submitted is not None:
+                submitted.add_done_callback(lambda _: self._graph.close())
             await self._on_stalled()
             return
         self._metrics.frames_processed.inc()

@@ -104,6 +104,12 @@ class Stage:
     inputs: ClassVar[Mapping[str, Port]]
     #: The kind of the single output port.
     output: ClassVar[Kind]
+    #: True only for stages that always finish in well under a millisecond and never block
+    #: (no I/O, no locks, no native inference that may stall). When every stage of a graph is
+    #: inline-safe the service runs frames on its event loop, saving the thread hand-off that
+    #: would otherwise cost more than the work; a stage that hangs there would stall every
+    #: session, so the default is False.
+    inline_safe: ClassVar[bool] = False
 
     def __init__(self, params: Any, context: LoadContext) -> None:
         """Load shared resources once per graph. Raise :class:`StageConfigError` to refuse."""

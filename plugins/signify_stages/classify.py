@@ -63,6 +63,7 @@ class ClassifyStage(Stage):
     params_model = ClassifyParams
     inputs: ClassVar = {"features": Port(Kind.FEATURES)}
     output = Kind.PROBABILITIES
+    inline_safe = True
 
     def __init__(self, params: ClassifyParams, context: LoadContext) -> None:
         super().__init__(params, context)

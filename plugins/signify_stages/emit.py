@@ -69,6 +69,7 @@ class EmitStage(Stage):
         "hand": Port(Kind.HAND, optional=True),
     }
     output = Kind.REPLY
+    inline_safe = True
 
     def open(self, session_id: str) -> StageSession:
         return _EmitSession(self.params)

@@ -93,6 +93,7 @@ class LandmarksStage(Stage):
     params_model = LandmarksParams
     inputs: ClassVar = {"message": Port(Kind.LANDMARK_MESSAGE)}
     output = Kind.HAND
+    inline_safe = True
 
     def process(self, frame: FrameContext, message: Any) -> Hand | None:
         return parse_landmarks(message, self.params.aspect)

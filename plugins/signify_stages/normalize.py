@@ -58,9 +58,18 @@ _ARCH = [9, 13]
 
 def chirality(points: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.floating[Any]]:
     """Signed chirality of wrist-centred hands (N, 21, 3): > 0 looks like a right hand."""
-    normal = np.cross(points[:, 5], points[:, 17])
+    a, b = points[:, 5], points[:, 17]
+    # The cross product written out: np.cross costs ~15 µs per call on tiny arrays.
+    normal = np.stack(
+        (
+            a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+            a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+            a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0],
+        ),
+        axis=1,
+    )
     offset = points[:, _THUMB].mean(axis=1) - points[:, _ARCH].mean(axis=1)
-    result: npt.NDArray[np.floating[Any]] = np.einsum("nd,nd->n", normal, offset)
+    result: npt.NDArray[np.floating[Any]] = (normal * offset).sum(axis=1)
     return result
 
 
@@ -72,20 +81,23 @@ def normalize_batch(
 ) -> npt.NDArray[np.float32]:
     """Normalise hands of shape (N, 21, 3) to features (N, 63). ``aspect`` = width / height.
 
-    Raises :class:`ValueError` for a degenerate hand (all knuckles on the wrist).
+    Raises :class:`ValueError` for a degenerate hand (all knuckles on the wrist). Written
+    for speed on a single hand too: it runs once per frame, for every client.
     """
     points = np.array(landmarks, dtype=np.float64).reshape(-1, N_LANDMARKS, 3)
-    ratio = np.broadcast_to(np.asarray(aspect, dtype=np.float64), (points.shape[0],))
-    points[:, :, 0] *= ratio[:, None]
-    points[:, :, 2] *= ratio[:, None]
+    ratio = np.asarray(aspect, dtype=np.float64).reshape(-1, 1)
+    points[:, :, 0] *= ratio
+    points[:, :, 2] *= ratio
     points -= points[:, :1]
-    scale = np.linalg.norm(points[:, _KNUCKLES], axis=2).mean(axis=1)
-    if np.any(~np.isfinite(scale)) or np.any(scale < 1e-6):
+    knuckles = points[:, _KNUCKLES]
+    scale = np.sqrt((knuckles * knuckles).sum(axis=2)).mean(axis=1)
+    if not (np.isfinite(scale).all() and (scale >= 1e-6).all()):
         raise ValueError("degenerate hand: the knuckles coincide with the wrist")
     points /= scale[:, None, None]
     if mirror_invariant:
         flip = chirality(points) < 0
-        points[flip, :, 0] *= -1.0
+        if flip.any():
+            points[flip, :, 0] *= -1.0
     return points.reshape(-1, N_FEATURES).astype(np.float32)
 
 
@@ -105,6 +117,7 @@ class NormalizeStage(Stage):
     params_model = NormalizeParams
     inputs: ClassVar = {"hand": Port(Kind.HAND)}
     output = Kind.FEATURES
+    inline_safe = True
 
     @property
     def contract(self) -> str:

@@ -49,6 +49,7 @@ class SmoothStage(Stage):
     params_model = SmoothParams
     inputs: ClassVar = {"probabilities": Port(Kind.PROBABILITIES)}
     output = Kind.PROBABILITIES
+    inline_safe = True
 
     def open(self, session_id: str) -> StageSession:
         return _SmoothSession(self.params)
