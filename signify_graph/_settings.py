@@ -65,7 +65,9 @@ class ServiceSettings(BaseModel):
     token: str = Field("", validation_alias="SIGNIFY_AUTH_TOKEN")
     """If set, clients must send ``Authorization: Bearer <token>`` or ``?token=<token>``."""
     workers: int = Field(0, ge=0, le=256, validation_alias="SIGNIFY_WORKERS")
-    """Threads running stage work; 0 = one per CPU core."""
+    """Threads running stage work; 0 = two per CPU core. More threads than cores lets the OS
+    share the cores between sessions instead of making a frame wait for a free thread behind
+    a busy client (a flood from one client then costs the others far less)."""
     frame_deadline_ms: int = Field(
         2000, ge=10, le=600_000, validation_alias="SIGNIFY_FRAME_DEADLINE_MS"
     )
@@ -86,7 +88,7 @@ class ServiceSettings(BaseModel):
 
     @property
     def worker_count(self) -> int:
-        return self.workers or os.cpu_count() or 1
+        return self.workers or 2 * (os.cpu_count() or 1)
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> ServiceSettings:
