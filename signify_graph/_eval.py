@@ -87,7 +87,7 @@ def _predict(
     graph: Graph, index: int, payload: Any, frames: int, timings: list[list[int]]
 ) -> tuple[Probabilities | None, str | None]:
     """Run one sample in its own session: its last probabilities and last error code."""
-    slot = graph.node_ids.index(graph.find(Kind.PROBABILITIES)[-1])
+    slot = graph.last_slot(Kind.PROBABILITIES)
     last: Probabilities | None = None
     error: str | None = None
     with graph.open_session(f"eval-{index}") as session:
@@ -117,8 +117,7 @@ def _mirrored(payload: Any) -> Any:
 
 def evaluate(graph: Graph, data: Path, frames: int, *, mirror: bool = False) -> dict[str, Any]:
     """Every sample of ``data`` through ``graph``; the report as JSON-ready data."""
-    if not graph.find(Kind.PROBABILITIES):
-        raise SignifyError(f"pipeline '{graph.name}' has no node that outputs probabilities")
+    graph.last_slot(Kind.PROBABILITIES)  # refuse a pipeline without predictions up front
     if frames < 1:
         raise SignifyError("--frames must be at least 1")
     if not (data.is_dir() or data.suffix == ".npz"):  # videos go to _sequences

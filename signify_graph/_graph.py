@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import PipelineInvalid, Problem, StageConfigError, StageError
+from ._errors import PipelineInvalid, Problem, SignifyError, StageConfigError, StageError
 from ._host import PluginHost
 from ._kinds import Control, FrameContext, Kind
 from ._pipeline import GRAPH_INPUT, NodePlan, PipelinePlan
@@ -75,6 +75,14 @@ class Graph:
     def find(self, kind: Kind) -> list[str]:
         """Node ids whose output is ``kind``, in execution order."""
         return [n.id for n in self.plan.nodes if n.stage.output is kind]
+
+    def last_slot(self, kind: Kind) -> int:
+        """Index (in :attr:`node_ids` and ``ItemResult.values``) of the last node whose
+        output is ``kind``; the research tools read predictions from there."""
+        nodes = self.find(kind)
+        if not nodes:
+            raise SignifyError(f"pipeline '{self.name}' has no node that outputs {kind.value}")
+        return self.node_ids.index(nodes[-1])
 
     def open_session(self, session_id: str) -> GraphSession:
         sessions: list[StageSession] = []

@@ -40,7 +40,7 @@ def labels_for(video: Path, explicit: Path | None) -> list[dict[str, Any]]:
 
 def evaluate_sequence(graph: Graph, video: Path, labels: Path | None) -> dict[str, Any]:
     spans = labels_for(video, labels)
-    slot = graph.node_ids.index(graph.find(Kind.PROBABILITIES)[-1])
+    slot = graph.last_slot(Kind.PROBABILITIES)
     frames: list[tuple[int, str | None]] = []
     timings: list[list[int]] = []
     with graph.open_session("eval-sequence") as session:
