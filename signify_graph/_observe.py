@@ -52,6 +52,11 @@ class Metrics:
         self.frames_dropped = Counter(
             "signify_frames_dropped", "Frames dropped before processing", ["reason"], registry=r
         )
+        self.frames_deferred = Counter(
+            "signify_frames_deferred",
+            "Frames beyond a session's fair rate held back until a core was free",
+            registry=r,
+        )
         self.errors = Counter("signify_errors", "Errors sent to clients", ["code"], registry=r)
         self.frame_seconds = Histogram(
             "signify_frame_seconds", "Frame arrival to reply", buckets=_FAST, registry=r

@@ -19,6 +19,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
+from ._fairshare import FairShare
 from ._graph import GraphSession, ItemResult
 from ._kinds import Control
 from ._observe import Metrics
@@ -71,6 +72,8 @@ class ClientSession:
         deadline_s: float,
         on_stalled: Callable[[], Awaitable[None]],
         recorder: SessionRecorder | None = None,
+        share: FairShare | None = None,
+        fair_rate: RateLimiter | None = None,
     ) -> None:
         self.id = graph_session.session_id
         self._graph = graph_session
@@ -82,6 +85,9 @@ class ClientSession:
         self._deadline = deadline_s
         self._on_stalled = on_stalled
         self._recorder = recorder
+        self._share = share
+        self._fair_rate = fair_rate
+        self._deferred = False
         self._origin = time.monotonic()
         self._pending: _Work | None = None
         self._pending_control: Control | None = None
@@ -126,6 +132,7 @@ class ClientSession:
             self._recorder.reset(control.target)
 
     def _control(self, control: Control) -> None:
+        self._stop_waiting()
         if self._pending is not None:
             self._pending = None
             self._metrics.frames_dropped.labels("reset").inc()
@@ -139,15 +146,50 @@ class ClientSession:
         if self.stalled or self._closing:
             self._metrics.frames_dropped.labels("stalled").inc()
             return
-        if self._running is not None:
+        if self._running is not None or self._deferred:
             if self._pending is not None:
                 self._metrics.frames_dropped.labels("superseded").inc()
             self._pending = work
+            if self._deferred and self._within_fair_rate():
+                self._stop_waiting()
+                self._pending = None
+                self._launch(work)
             return
         self._start(work)
 
+    # -- fair sharing (see _fairshare) -----------------------------------------------------
+    def _within_fair_rate(self) -> bool:
+        return self._fair_rate is None or self._fair_rate.allow(time.monotonic())
+
+    def _stop_waiting(self) -> None:
+        if self._deferred and self._share is not None:
+            self._share.cancel(self)
+        self._deferred = False
+
+    def _resume(self) -> None:
+        """A core is free for this session's waiting extra frame."""
+        self._deferred = False
+        if self._pending is not None and self._running is None and not self._closing:
+            waiting, self._pending = self._pending, None
+            self._launch(waiting)
+
     # -- processing ------------------------------------------------------------------------
     def _start(self, work: _Work) -> None:
+        share = self._share
+        if (
+            share is not None
+            and not self._inline
+            and not self._within_fair_rate()
+            and not share.has_room_for_extra
+        ):
+            self._pending = work
+            self._deferred = True
+            self._metrics.frames_deferred.inc()
+            share.wait(self, self._resume)
+            return
+        self._launch(work)
+
+    def _launch(self, work: _Work) -> None:
         loop = asyncio.get_running_loop()
         arrival_ms = int((work.arrived - self._origin) * 1000)
         if self._recorder is not None:
@@ -161,6 +203,11 @@ class ClientSession:
             return
         submitted = self._pool.submit(self._graph.process, work.payload, arrival_ms=arrival_ms)
         self._running = asyncio.wrap_future(submitted, loop=loop)
+        if self._share is not None:
+            share = self._share
+            share.started()
+            # Counted until the thread is really done, even past a deadline: the core is busy.
+            self._running.add_done_callback(lambda _: share.finished())
         self._task = asyncio.create_task(self._finish(submitted, work))
 
     async def _finish(self, submitted: Future[ItemResult] | None, work: _Work) -> None:
@@ -242,6 +289,7 @@ class ClientSession:
     async def close(self) -> None:
         """Stop taking frames, wait for the running one, then close the stage sessions."""
         self._closing = True
+        self._stop_waiting()
         self._pending = None
         if self.stalled:
             return  # closed by the hung frame's done-callback

@@ -31,6 +31,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Origin
 
 from ._errors import StartupError
+from ._fairshare import FairShare
 from ._graph import Graph, build_graph
 from ._host import PluginHost
 from ._kinds import Kind
@@ -39,7 +40,7 @@ from ._pipeline import plan_pipeline
 from ._protocol import MessageParser
 from ._record import SessionRecorder
 from ._runner import ClientSession, RateLimiter
-from ._settings import ServiceSettings
+from ._settings import ServiceSettings, cpu_cores
 
 log = logging.getLogger("signify_graph.server")
 WEB_ROOT = Path(__file__).with_name("web")
@@ -94,6 +95,7 @@ class Service:
         self.overrides = list(overrides)
         self.state = ServiceState()
         self.pool = ThreadPoolExecutor(settings.worker_count, thread_name_prefix="stage")
+        self.share = FairShare(cpu_cores()) if settings.fair_rate > 0 else None
         self.graph: Graph | None = None
         self.labels: tuple[str, ...] | None = None
         self._ws: Server | None = None
@@ -277,6 +279,11 @@ class Service:
                 worst = 0.0
 
     # -- sessions --------------------------------------------------------------------------
+    def _fair_rate(self) -> RateLimiter | None:
+        """Each session's fair share: its rate, with a second's worth of burst for jitter."""
+        rate = self.settings.fair_rate
+        return RateLimiter(rate, max(1, round(rate))) if self.share is not None else None
+
     def _recorder(self, session_id: str) -> SessionRecorder | None:
         if self.settings.record_dir is None:
             return None
@@ -313,6 +320,8 @@ class Service:
                 deadline_s=self.settings.frame_deadline_ms / 1000,
                 on_stalled=stalled,
                 recorder=self._recorder(session_id),
+                share=self.share,
+                fair_rate=self._fair_rate(),
             )
             with contextlib.suppress(ConnectionClosed):
                 async for message in connection:

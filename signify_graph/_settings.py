@@ -53,6 +53,10 @@ class ServiceSettings(BaseModel):
     )
     """Per-session message rate; messages above it are answered with ``rate_limited``."""
     rate_burst: int = Field(15, ge=1, le=100_000, validation_alias="SIGNIFY_RATE_BURST")
+    fair_rate: float = Field(15.0, ge=0, le=10_000, validation_alias="SIGNIFY_FAIR_RATE")
+    """Frames per second of each session that always start at once. A faster session's
+    further frames start only while a CPU core stays free for the others (so on an idle
+    server it still gets its full rate); 0 turns this fair sharing off."""
     compression: bool = Field(False, validation_alias="SIGNIFY_COMPRESSION")
     """permessage-deflate costs ~1 ms per message on this kind of machine: off by default."""
     ping_interval: float = Field(20.0, gt=0, le=3600, validation_alias="SIGNIFY_PING_INTERVAL")
@@ -88,7 +92,14 @@ class ServiceSettings(BaseModel):
 
     @property
     def worker_count(self) -> int:
-        return self.workers or 2 * (os.cpu_count() or 1)
+        return self.workers or 2 * cpu_cores()
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> ServiceSettings:
