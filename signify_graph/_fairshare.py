@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 
 class FairShare:
-    """Admits extra frames while fewer than ``cores - 1`` frames run (``0`` on one core)."""
+    """Admits extra frames while fewer than ``cores - 1`` frames run: on two cores, only
+    while no frame runs at all (and likewise on one core)."""
 
     def __init__(self, cores: int) -> None:
         self.cores = max(1, cores)
