@@ -5,7 +5,8 @@ newer frame *replaces* the waiting one (the replaced frame is dropped and counte
 client that sends faster than the server can answer sees bounded latency instead of the
 predecessor's ever-growing queue. A reset drops the waiting frame too and is applied before
 the next frame starts — never behind queued frames, and never concurrently with a running
-frame (stage state is not thread-safe, and need not be).
+frame (stage state is not thread-safe, and need not be). A frame beyond the session's fair
+rate waits, the same way, until a core is free for it (:mod:`._fairshare`).
 """
 
 from __future__ import annotations
