@@ -56,6 +56,45 @@ def score(
     }
 
 
+def pooled(by_seed: dict[str, dict[str, Any]], differing: list[str]) -> dict[str, Any]:
+    """Mean accuracy (and per-letter accuracy) over seeds, the range, summed confusions, and
+    the accuracy on the letters that all sources form alike (a diagnostic, not the result)."""
+    results = list(by_seed.values())
+    accuracies = [r["accuracy"] for r in results]
+    confusions: Counter[str] = Counter()
+    for r in results:
+        confusions.update(r["confusions"])
+    agreed = [
+        (entry["n"], entry["accuracy"])
+        for r in results
+        for letter, entry in r["per_letter"].items()
+        if letter not in differing
+    ]
+    agreed_n = sum(n for n, _ in agreed)
+    return {
+        "n": results[0]["n"],
+        "accuracy": round(float(np.mean(accuracies)), 4),
+        "min": min(accuracies),
+        "max": max(accuracies),
+        "by_seed": dict(zip(by_seed, accuracies, strict=True)),
+        "mirrored": round(float(np.mean([r["mirrored"] for r in results])), 4),
+        "per_letter": {
+            letter: {
+                "n": entry["n"],
+                "accuracy": round(
+                    float(np.mean([r["per_letter"][letter]["accuracy"] for r in results])), 4
+                ),
+            }
+            for letter, entry in results[0]["per_letter"].items()
+        },
+        "confusions_summed_over_seeds": dict(confusions.most_common(12)),
+        "agreed_letters": {
+            "n": agreed_n // len(results),
+            "accuracy": round(sum(n * a for n, a in agreed) / max(agreed_n, 1), 4),
+        },
+    }
+
+
 class OnnxClassifier:
     """The exported model as the server runs it: onnxruntime, one intra-op thread."""
 
