@@ -9,6 +9,7 @@ An invalid value stops start-up with one line naming the variable.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -69,9 +70,9 @@ class ServiceSettings(BaseModel):
     token: str = Field("", validation_alias="SIGNIFY_AUTH_TOKEN")
     """If set, clients must send ``Authorization: Bearer <token>`` or ``?token=<token>``."""
     workers: int = Field(0, ge=0, le=256, validation_alias="SIGNIFY_WORKERS")
-    """Threads running stage work; 0 = two per CPU core. More threads than cores lets the OS
-    share the cores between sessions instead of making a frame wait for a free thread behind
-    a busy client (a flood from one client then costs the others far less)."""
+    """Threads running stage work; 0 = two per CPU core available (a container's CPU quota
+    counts, see :func:`cpu_cores`). More threads than cores lets the OS share the cores between
+    sessions instead of making a frame wait for a free thread behind a busy client."""
     frame_deadline_ms: int = Field(
         2000, ge=10, le=600_000, validation_alias="SIGNIFY_FRAME_DEADLINE_MS"
     )
@@ -95,11 +96,36 @@ class ServiceSettings(BaseModel):
         return self.workers or 2 * cpu_cores()
 
 
-def cpu_cores() -> int:
-    """Cores this process may run on (a container's CPU set, not the host's count)."""
+def cpu_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """Cores this process may use: its CPU set, capped by a container's CPU quota.
+
+    A container limited to 2 CPUs on a 32-core host still sees 32 cores in ``os.cpu_count()``
+    and in its CPU set; sizing threads and fair sharing for 32 would undo both. The quota
+    (cgroup v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``) is rounded up to whole cores.
+    """
     if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+        cores = len(os.sched_getaffinity(0))
+    else:  # pragma: no cover - macOS, Windows
+        cores = os.cpu_count() or 1
+    quota = _cpu_quota(cgroup)
+    if quota is not None:
+        cores = min(cores, math.ceil(quota))
+    return max(1, cores)
+
+
+def _cpu_quota(cgroup: Path) -> float | None:
+    """CPUs granted by the cgroup's quota, or None when there is none (or no cgroup)."""
+    try:
+        limit, window = (cgroup / "cpu.max").read_text().split()[:2]
+        return None if limit == "max" else int(limit) / int(window)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> ServiceSettings:
