@@ -237,7 +237,7 @@ def run_final(
     metadata["metrics"] = headline
     if out is not None:
         export_onnx(net, out, cfg.window, metadata)
-        print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size / 1024:.0f} KiB)")
+        print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB)")
     return {"metadata": metadata, "metrics": metrics}
 
 
