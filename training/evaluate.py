@@ -141,6 +141,22 @@ def evaluate_onnx(
     return score(model.predict(windows), source.y, model.labels)
 
 
+def evaluate_sources(model: OnnxClassifier, sources: list[Source]) -> dict[str, Any]:
+    """Each source as it is, mirrored and with T = 1, then the model's latency; printed too."""
+    results: dict[str, Any] = {}
+    for source in sources:
+        for key, kwargs in (
+            (source.name, {}),
+            (source.name + "_mirrored", {"mirror": True}),
+            (source.name + "_T1", {"window": 1}),
+        ):
+            results[key] = evaluate_onnx(model, source, **kwargs)
+            print(summary(key, results[key]))
+    results["latency_ms"] = model.latency_ms()
+    print(f"onnxruntime latency, batch 1, T={model.window}, 1 thread: {results['latency_ms']}")
+    return results
+
+
 def summary(name: str, result: dict[str, Any]) -> str:
     worst = sorted(result["per_letter"].items(), key=lambda kv: kv[1]["accuracy"])[:5]
     worst_text = ", ".join(f"{k} {v['accuracy']:.0%}" for k, v in worst)
@@ -210,20 +226,10 @@ def main(argv: list[str] | None = None) -> None:
         if args.out:
             args.out.write_text(json.dumps(photo_results, indent=1, sort_keys=True) + "\n")
         return
-    model = OnnxClassifier(args.model)
-    results: dict[str, Any] = {}
-    names = ["roboflow_valid", *(["roboflow_test"] if args.test else [])]
-    for name in names:
-        source = load(name)
+    sources = [load(name) for name in ["roboflow_valid", *(["roboflow_test"] if args.test else [])]]
+    for source in sources:
         print(source.describe())
-        for mirror in (False, True):
-            key = name + ("_mirrored" if mirror else "")
-            results[key] = evaluate_onnx(model, source, mirror=mirror)
-            print(summary(key, results[key]))
-        results[name + "_T1"] = evaluate_onnx(model, source, window=1)
-        print(summary(name + "_T1", results[name + "_T1"]))
-    results["latency_ms"] = model.latency_ms()
-    print(f"onnxruntime latency, batch 1, T={model.window}, 1 thread: {results['latency_ms']}")
+    results = evaluate_sources(OnnxClassifier(args.model), sources)
     if args.out:
         args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from .augment import AugmentConfig
 from .data import TRAIN_SOURCES, Source, load, load_many
-from .evaluate import OnnxClassifier, evaluate_onnx, pooled, score, static_features, summary
+from .evaluate import OnnxClassifier, evaluate_sources, pooled, score, static_features, summary
 from .model import LetterLSTM, export_onnx, predict
 from .profiles import differing_letters
 from .sampler import Sampler
@@ -208,21 +208,14 @@ def run_final(
         "augment": asdict(aug),
     }
     export_onnx(net, scratch, cfg.window, metadata)
-    model = OnnxClassifier(scratch)
-    metrics: dict[str, Any] = {"history": history}
-    names = ["roboflow_valid", *(["roboflow_test"] if test else [])]
-    for name in names:
-        source = valid if name == "roboflow_valid" else load(name)
-        if name != "roboflow_valid":
-            print("  " + source.describe())
-        for mirror in (False, True):
-            key = name + ("_mirrored" if mirror else "")
-            metrics[key] = evaluate_onnx(model, source, mirror=mirror)
-            print(summary(key, metrics[key]))
-        metrics[name + "_T1"] = evaluate_onnx(model, source, window=1)
-        print(summary(name + "_T1", metrics[name + "_T1"]))
-    metrics["latency_ms"] = model.latency_ms()
-    print(f"onnxruntime latency, batch 1, T={cfg.window}, 1 thread: {metrics['latency_ms']}")
+    evaluated = [valid]
+    if test:
+        evaluated.append(load("roboflow_test"))
+        print("  " + evaluated[-1].describe())
+    metrics: dict[str, Any] = {
+        "history": history,
+        **evaluate_sources(OnnxClassifier(scratch), evaluated),
+    }
     scratch.unlink()
     scratch.parent.rmdir()
     loso_file = RESULTS / "loso.json"
