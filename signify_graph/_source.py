@@ -94,6 +94,9 @@ def parse_scalar(text: str) -> Any:
     return value if isinstance(value, str | int | float | bool) or value is None else text
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def load_yaml(text: str, file: str, environ: Mapping[str, str]) -> tuple[Located, list[Problem]]:
     """Compose ``text`` safely and build its values with origins; never raises on bad YAML."""
     located = Located(None, file)
@@ -116,8 +119,11 @@ def load_yaml(text: str, file: str, environ: Mapping[str, str]) -> tuple[Located
         origin = Origin(file, node.start_mark.line + 1, node.start_mark.column + 1)
         located.values[path] = origin
         if isinstance(node, yaml.MappingNode):
-            result: dict[Any, Any] = {}
+            result = merged(node, path, origin)
+            explicit: set[str] = set()
             for key_node, value_node in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
                 key = constructor.construct_object(key_node, deep=True)
                 key_origin = Origin(
                     file, key_node.start_mark.line + 1, key_node.start_mark.column + 1
@@ -125,8 +131,9 @@ def load_yaml(text: str, file: str, environ: Mapping[str, str]) -> tuple[Located
                 if not isinstance(key, str):
                     problems.append(key_origin.problem(f"keys must be strings, not {key!r}"))
                     continue
-                if key in result:
+                if key in explicit:
                     problems.append(key_origin.problem(f"duplicate key '{key}'"))
+                explicit.add(key)
                 located.keys[(*path, key)] = key_origin
                 result[key] = build(value_node, (*path, key))
             return result
@@ -146,6 +153,27 @@ def load_yaml(text: str, file: str, environ: Mapping[str, str]) -> tuple[Located
                     origin.file, origin.line, origin.column, "environment " + ", ".join(used)
                 )
         return value
+
+    def merged(node: yaml.MappingNode, path: Path_, origin: Origin) -> dict[Any, Any]:
+        """What ``<<: *anchor`` merge keys bring in; keys written in the mapping win."""
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE_TAG:
+                continue
+            sources = (
+                value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            )
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    mark = source.start_mark
+                    problems.append(
+                        Problem(file, mark.line + 1, mark.column + 1, "'<<' merges mappings only")
+                    )
+                    continue
+                for key, value in build(source, path).items():
+                    result.setdefault(key, value)  # earlier sources win, as YAML says
+        located.values[path] = origin
+        return result
 
     located.value = build(root, ())
     return located, problems

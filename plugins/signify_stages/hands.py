@@ -68,6 +68,7 @@ if os.environ.get("SIGNIFY_SKIP_MEDIAPIPE_DRAWING") == "1":
     sys.meta_path.insert(0, _NoDrawing())
 
 _COMPLEXITY = {"0": "lite", "1": "full"}
+_OTHER_HAND = {"Left": "Right", "Right": "Left"}
 
 
 def _complexity(value: Any) -> Any:
@@ -96,6 +97,14 @@ class HandsParams(Params):
     Tightly cropped photos (a hand filling the frame) are often missed without one."""
     mode: Literal["video", "image"] = "video"
     """``video``: track across a session's frames; ``image``: each frame on its own."""
+    flip: bool = False
+    """Look in the horizontally flipped image; report landmarks in the original's coordinates.
+
+    MediaPipe is not mirror-symmetric: in a photo and its mirror image it finds slightly
+    different hands, sometimes different enough to change the letter. A second ``hands``
+    node with ``flip: true``, classified and averaged with the first (``pipelines/
+    symmetric.yaml``), gives the same answer for a frame and its mirror image, at twice the
+    cost of this stage."""
 
 
 class HandsStage(Stage):
@@ -168,10 +177,13 @@ class _HandsSession(StageSession):
         self._landmarker = landmarker
         self._video = params.mode == "video"
         self._pad = params.pad
+        self._flip = params.flip
 
     def process(self, frame: FrameContext, image: Image) -> Hand | None:
         rgb: np.ndarray[Any, Any] = image.rgb
         height, width = rgb.shape[:2]
+        if self._flip:
+            rgb = cv2.flip(rgb, 1)
         border = round(self._pad * max(width, height))
         if border:
             rgb = cv2.copyMakeBorder(
@@ -197,7 +209,13 @@ class _HandsSession(StageSession):
                 [(p.x, p.y, p.z) for p in result.hand_world_landmarks[best]], dtype=np.float32
             )
         category = result.handedness[best][0]
-        return Hand(points, width / height, world, category.category_name, float(category.score))
+        handedness = category.category_name
+        if self._flip:  # back to the original image: x mirrors, and so does the hand
+            points[:, 0] = 1.0 - points[:, 0]
+            if world is not None:
+                world[:, 0] = -world[:, 0]
+            handedness = _OTHER_HAND.get(handedness, handedness)
+        return Hand(points, width / height, world, handedness, float(category.score))
 
     def close(self) -> None:
         self._landmarker.close()

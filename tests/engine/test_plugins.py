@@ -27,7 +27,16 @@ from signify_graph import (
 
 from . import stages
 
-BUILTINS = {"decode", "hands", "landmarks", "normalize", "classify", "smooth", "emit"}
+BUILTINS = {
+    "decode",
+    "hands",
+    "landmarks",
+    "normalize",
+    "classify",
+    "average",
+    "smooth",
+    "emit",
+}
 COMMAND = str(Path(sys.executable).parent / "signify-graph")
 
 PLUGIN_SOURCE = '''

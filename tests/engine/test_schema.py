@@ -54,7 +54,7 @@ def test_the_committed_schema_is_a_valid_json_schema():
     jsonschema.Draft202012Validator.check_schema(schema)
     stages_enum = schema["properties"]["nodes"]["items"]["properties"]["stage"]["enum"]
     assert set(stages_enum) == {
-        "classify", "decode", "emit", "hands", "landmarks", "normalize", "smooth",
+        "average", "classify", "decode", "emit", "hands", "landmarks", "normalize", "smooth",
     }  # fmt: skip
 
 

@@ -151,6 +151,20 @@ def test_a_duplicate_yaml_key_is_reported_at_the_second_key(host):
     ]
 
 
+def test_a_bad_value_merged_from_an_anchor_is_reported_at_the_anchor_for_each_node(host):
+    message = "{}.factor: Input should be less than or equal to 100 (got 500)"
+    assert problems(host, "merge_out_of_range.yaml") == [
+        ("merge_out_of_range.yaml", 6, 15, message.format("first")),
+        ("merge_out_of_range.yaml", 6, 15, message.format("second")),
+    ]
+
+
+def test_a_merge_key_that_is_not_a_mapping_is_reported_at_the_value(host):
+    assert problems(host, "merge_not_mapping.yaml") == [
+        ("merge_not_mapping.yaml", 6, 12, "'<<' merges mappings only")
+    ]
+
+
 def test_a_duplicate_node_id_points_at_the_second_and_names_the_first(host):
     assert problems(host, "duplicate_ids.yaml") == [
         ("duplicate_ids.yaml", 5, 9, "duplicate node id 'scaled' (first used by node 1)")
@@ -362,11 +376,24 @@ def test_an_override_reaches_a_node_whose_params_are_empty(host, tmp_path):
 # -- valid files and provenance -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["chain.yaml", "fan_in.yaml", "model.yaml"])
+@pytest.mark.parametrize("name", ["chain.yaml", "fan_in.yaml", "model.yaml", "merge_keys.yaml"])
 def test_valid_fixtures_validate(host, name):
     plan = plan_pipeline(VALID / name, host.registry, environ={})
     assert plan.nodes
     assert plan.input_kind.value == "landmark_message"
+
+
+def test_merge_keys_share_parameters_and_keys_written_in_the_node_win(host):
+    plan = plan_pipeline(VALID / "merge_keys.yaml", host.registry, environ={})
+    scaled = [node for node in plan.nodes if node.id != "summed"]
+    params = {node.id: (node.params.factor, node.params.label) for node in scaled}
+    assert params == {
+        "first": (2.0, "shared"),
+        "second": (3.0, "shared"),
+        "third": (2.0, "listed"),  # of several merged mappings, the first wins
+    }
+    origin = plan.nodes[1].param_origins["factor"]
+    assert (origin.line, origin.column) == (14, 15)
 
 
 def test_provenance_tells_default_file_environment_and_set_apart(host):

@@ -198,3 +198,18 @@ def test_eval_of_mirrored_photos_is_within_two_points(tmp_path: Path):
     plain, mirrored = reports
     assert plain["accuracy"] >= 0.9
     assert abs(plain["accuracy"] - mirrored["accuracy"]) <= 0.02
+
+
+def test_the_symmetric_pipeline_gives_photos_and_their_mirror_images_the_same_letters():
+    """It classifies each frame as it is and flipped and averages the two: mirroring a
+    photo swaps the two views, so every prediction must stay where it was."""
+    reports = []
+    for extra in ([], ["--mirror"]):
+        done = signify("eval", "pipelines/symmetric.yaml", "--data", str(PHOTOS), "--json", *extra)
+        assert done.returncode == 0, done.stderr
+        reports.append(json.loads(done.stdout))
+    plain, mirrored = reports
+    assert plain["accuracy"] >= 0.9
+    assert plain["detected"] == mirrored["detected"] >= 65
+    assert plain["confusion"] == mirrored["confusion"]
+    assert plain["per_letter"] == mirrored["per_letter"]

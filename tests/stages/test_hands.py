@@ -114,6 +114,34 @@ def test_video_mode_refuses_a_timestamp_that_does_not_increase(
         session.close()
 
 
+def test_flip_finds_the_mirror_images_hand_and_reports_it_in_the_original_coordinates(
+    photos: list[Photo], stage_harness: Harness
+) -> None:
+    """``flip: true`` on a photo is ``flip: false`` on its mirror image, mapped back."""
+    plain = stage_harness(HandsStage, {"mode": "image"}, base_dir=PIPELINES).session()
+    flip = stage_harness(HandsStage, {"mode": "image", "flip": True}, base_dir=PIPELINES).session()
+    compared = 0
+    for photo in photos[::5]:
+        rgb = photo.rgb()
+        flipped_hand = flip.process(Image(rgb))
+        hand_in_mirror = plain.process(Image(np.ascontiguousarray(rgb[:, ::-1])))
+        assert (flipped_hand is None) == (hand_in_mirror is None), photo.path
+        if flipped_hand is None or hand_in_mirror is None:
+            continue
+        expected = hand_in_mirror.landmarks.copy()
+        expected[:, 0] = 1.0 - expected[:, 0]
+        np.testing.assert_allclose(flipped_hand.landmarks, expected, atol=1e-6)
+        assert hand_in_mirror.world_landmarks is not None
+        assert flipped_hand.world_landmarks is not None
+        np.testing.assert_array_equal(
+            flipped_hand.world_landmarks[:, 0], -hand_in_mirror.world_landmarks[:, 0]
+        )
+        assert {flipped_hand.handedness, hand_in_mirror.handedness} == {"Left", "Right"}
+        assert flipped_hand.score == hand_in_mirror.score
+        compared += 1
+    assert compared >= 10
+
+
 @pytest.mark.parametrize("mode", ["image", "video"])
 def test_a_blank_image_has_no_hand(stage_harness: Harness, mode: str) -> None:
     session = stage_harness(HandsStage, {"mode": mode}, base_dir=PIPELINES).session()
