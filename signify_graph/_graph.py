@@ -6,21 +6,27 @@ shared by all sessions; :meth:`Graph.open_session` gives each client its own
 :class:`GraphSession` with its own stage state.
 
 The per-item loop is deliberately small — a list of (bound method, input slots) — because
-its cost is paid per stage per frame; ``benchmarks/engine_overhead.py`` keeps it honest.
+its cost is paid per stage per frame; ``benchmarks/engine_overhead.py`` keeps it honest. A graph
+whose heavy stages sit on independent branches runs those at the same time instead
+(:mod:`._branches`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from ._branches import Branches, find_branches, run_branches
 from ._errors import PipelineInvalid, Problem, SignifyError, StageConfigError, StageError
 from ._host import PluginHost
 from ._kinds import Control, FrameContext, Kind
 from ._pipeline import GRAPH_INPUT, NodePlan, PipelinePlan
+from ._settings import cpu_cores
 from ._stage import LoadContext, Stage, StageSession
 
 log = logging.getLogger(__name__)
@@ -47,7 +53,12 @@ class Graph:
     """A pipeline whose stages are loaded. Thread-safe: stages hold only shared, read-only state."""
 
     def __init__(
-        self, plan: PipelinePlan, stages: dict[str, Stage], host: PluginHost | None
+        self,
+        plan: PipelinePlan,
+        stages: dict[str, Stage],
+        host: PluginHost | None,
+        *,
+        concurrent: bool = True,
     ) -> None:
         self.plan = plan
         self.stages = stages
@@ -55,6 +66,14 @@ class Graph:
         self._hook = host.hook if host is not None else None
         self._slots = {node_id: i + 1 for i, node_id in enumerate(self.node_ids)}
         self._slots[GRAPH_INPUT] = 0
+        self.branches: Branches | None = None
+        if concurrent:
+            self.branches = find_branches(
+                [tuple(self._slots[s] for s in node.inputs.values()) for node in plan.nodes],
+                [not type(stages[node.id]).inline_safe for node in plan.nodes],
+            )
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -108,7 +127,18 @@ class Graph:
         if self._hook is not None:
             self._hook.signify_session_closed(graph=self, session_id=session_id, items=items)
 
+    def branch_pool(self) -> ThreadPoolExecutor:
+        """Threads for the independent branches of items (see :mod:`._branches`), made once."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=2 * cpu_cores(), thread_name_prefix="signify-branch"
+                )
+            return self._pool
+
     def close(self) -> None:
+        if self._pool is not None:  # idle unless a stage hangs; then don't hang with it
+            self._pool.shutdown(wait=False, cancel_futures=True)
         for stage in self.stages.values():
             stage.close()
 
@@ -142,6 +172,8 @@ class GraphSession:
         self._last_ts = timestamp
         self.items += 1
         frame = FrameContext(self.session_id, self.items, timestamp)
+        if self.graph.branches is not None:
+            return self._process_branches(frame, item)
         values: list[Any] = [item]
         timings: list[int] = []
         clock = time.perf_counter_ns
@@ -158,6 +190,18 @@ class GraphSession:
             timings.append(clock() - start)
             values.append(output)
         return ItemResult(values[1:], timings, None, None, timestamp)
+
+    def _process_branches(self, frame: FrameContext, item: Any) -> ItemResult:
+        graph = self.graph
+        assert graph.branches is not None
+        outcome = run_branches(graph.branches, self._steps, frame, item, graph.branch_pool())
+        if outcome.failure is None:
+            return ItemResult(outcome.values, outcome.timings_ns, None, None, frame.timestamp_ms)
+        index, exc = outcome.failure
+        node_id = self._steps[index][0]
+        error = exc if isinstance(exc, StageError) else _unexpected(node_id, exc)
+        graph._item_failed(self.session_id, node_id, error)
+        return ItemResult(outcome.values, outcome.timings_ns, error, node_id, frame.timestamp_ms)
 
     def reset(self, control: Control) -> None:
         """Deliver a control message to every stage of this session, at once."""
@@ -192,9 +236,15 @@ def _unexpected(node_id: str, exc: Exception) -> StageError:
 
 
 def build_graph(
-    plan: PipelinePlan, host: PluginHost | None = None, *, announce: bool = True
+    plan: PipelinePlan,
+    host: PluginHost | None = None,
+    *,
+    announce: bool = True,
+    concurrent: bool = True,
 ) -> Graph:
-    """Load every stage of ``plan`` and run the cross-stage checks; raise with every problem."""
+    """Load every stage of ``plan`` and run the cross-stage checks; raise with every problem.
+
+    ``concurrent=False`` runs independent branches one after the other (for comparisons)."""
     stages: dict[str, Stage] = {}
     problems: list[Problem] = []
     for node in plan.nodes:
@@ -224,7 +274,7 @@ def build_graph(
         for stage in stages.values():
             stage.close()
         raise PipelineInvalid(problems)
-    graph = Graph(plan, stages, host)
+    graph = Graph(plan, stages, host, concurrent=concurrent)
     if announce and host is not None:
         host.hook.signify_graph_built(graph=graph)
     return graph

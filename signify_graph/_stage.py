@@ -108,7 +108,8 @@ class Stage:
     #: (no I/O, no locks, no native inference that may stall). When every stage of a graph is
     #: inline-safe the service runs frames on its event loop, saving the thread hand-off that
     #: would otherwise cost more than the work; a stage that hangs there would stall every
-    #: session, so the default is False.
+    #: session, so the default is False. Stages that are not inline-safe on branches of a
+    #: graph that do not depend on each other run at the same time, on different threads.
     inline_safe: ClassVar[bool] = False
 
     def __init__(self, params: Any, context: LoadContext) -> None:

@@ -307,6 +307,9 @@ def test_a_flood_from_one_client_barely_touches_the_others():
     quiet, loud = (float(np.percentile(x, 95)) for x in (quiet_all, loud_all))
     print(f"p95 alone {quiet:.2f} ms, under flood {loud:.2f} ms")
     assert len(refused) > 3 * 2.7 * 100  # well over half of the ~1,600 flood messages
-    assert len(loud_all) == len(quiet_all)  # every frame of the others answered, flood or not
+    # Every frame of the others answered, flood or not — but for newest-frame-wins, which may
+    # supersede a frame when the shared machine stalls a client for > 66 ms (rare; by design).
+    sent = 3 * 2 * int(2.5 * 15)
+    assert len(quiet_all) >= sent - 2 and len(loud_all) >= sent - 2, (len(quiet_all), len(loud_all))
     # No queue behind the flooder (that would be hundreds of ms); see the docstring for 10 %.
     assert loud <= 3 * quiet + 20.0, f"p95 {quiet:.1f} ms alone, {loud:.1f} ms under a flood"
