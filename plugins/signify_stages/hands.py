@@ -16,7 +16,8 @@ import importlib.abc
 import importlib.machinery
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -37,6 +38,8 @@ from signify_graph import (
     StageSession,
     hookimpl,
 )
+
+from .normalize import chirality
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ INFO lines are not ours
 
@@ -97,14 +100,17 @@ class HandsParams(Params):
     Tightly cropped photos (a hand filling the frame) are often missed without one."""
     mode: Literal["video", "image"] = "video"
     """``video``: track across a session's frames; ``image``: each frame on its own."""
-    flip: bool = False
-    """Look in the horizontally flipped image; report landmarks in the original's coordinates.
+    view: Literal["as_is", "mirrored", "right_hand"] = "as_is"
+    """Which image MediaPipe looks at; landmarks always come in the original's coordinates.
 
-    MediaPipe is not mirror-symmetric: in a photo and its mirror image it finds slightly
-    different hands, sometimes different enough to change the letter. A second ``hands``
-    node with ``flip: true``, classified and averaged with the first (``pipelines/
-    symmetric.yaml``), gives the same answer for a frame and its mirror image, at twice the
-    cost of this stage."""
+    MediaPipe is not mirror-symmetric: in a frame and its mirror image it finds slightly
+    different hands, sometimes different enough to change the letter. ``as_is``: the frame.
+    ``mirrored``: its mirror image (a second ``hands`` node so, averaged with the first,
+    makes ``pipelines/symmetric.yaml``). ``right_hand``: whichever of the two shows a right
+    hand — decided when a hand appears, by the chirality ``normalize`` uses — so that
+    MediaPipe sees the same picture for a selfie-view and an unmirrored camera, or a left
+    and a right hand, at the cost of one more detection (and, in video mode, a new
+    landmarker: ~45 ms) when a hand first appears as a left hand."""
 
 
 class HandsStage(Stage):
@@ -165,24 +171,58 @@ class HandsStage(Stage):
         return vision.HandLandmarker.create_from_options(options)
 
     def open(self, session_id: str) -> StageSession:
-        return _HandsSession(self._create(), self.params)
+        return _HandsSession(self._create, self.params)
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    hand: Hand
+    #: Chirality of the hand as MediaPipe saw it (> 0: a right hand), see ``normalize``.
+    chirality: float
 
 
 class _HandsSession(StageSession):
-    def __init__(self, landmarker: Any, params: HandsParams) -> None:
+    def __init__(self, create: Callable[[], Any], params: HandsParams) -> None:
         import mediapipe as mp
 
         self._mp_image = mp.Image
         self._srgb = mp.ImageFormat.SRGB
-        self._landmarker = landmarker
+        self._create = create
+        self._landmarker = create()
         self._video = params.mode == "video"
         self._pad = params.pad
-        self._flip = params.flip
+        self._choose = params.view == "right_hand"
+        self._flipped = params.view == "mirrored"
+        self._new_hand = True
 
     def process(self, frame: FrameContext, image: Image) -> Hand | None:
-        rgb: np.ndarray[Any, Any] = image.rgb
+        found = self._detect(self._landmarker, image.rgb, self._flipped, frame.timestamp_ms)
+        if self._choose and self._new_hand and found is not None and found.chirality < 0:
+            found = self._other_view(image.rgb, frame.timestamp_ms, found)
+        self._new_hand = found is None or not self._video
+        return None if found is None else found.hand
+
+    def _other_view(self, rgb: np.ndarray[Any, Any], timestamp_ms: int, found: _Found) -> _Found:
+        """A new hand looks like a left hand: look at the other view too and keep whichever
+        looks more like a right hand. A frame and its mirror image thus end up with the same
+        view whenever MediaPipe's two hands have opposite chirality (~95 % of photos)."""
+        landmarker = self._create() if self._video else self._landmarker  # a clean tracker
+        other = self._detect(landmarker, rgb, not self._flipped, timestamp_ms)
+        if other is None or other.chirality <= found.chirality:
+            if landmarker is not self._landmarker:
+                landmarker.close()
+            return found
+        if landmarker is not self._landmarker:
+            self._landmarker.close()
+            self._landmarker = landmarker
+        self._flipped = not self._flipped
+        return other
+
+    def _detect(
+        self, landmarker: Any, rgb: np.ndarray[Any, Any], flipped: bool, timestamp_ms: int
+    ) -> _Found | None:
         height, width = rgb.shape[:2]
-        if self._flip:
+        if flipped:
             rgb = cv2.flip(rgb, 1)
         border = round(self._pad * max(width, height))
         if border:
@@ -191,9 +231,9 @@ class _HandsSession(StageSession):
             )
         mp_image = self._mp_image(image_format=self._srgb, data=np.ascontiguousarray(rgb))
         if self._video:
-            result = self._landmarker.detect_for_video(mp_image, frame.timestamp_ms)
+            result = landmarker.detect_for_video(mp_image, timestamp_ms)
         else:
-            result = self._landmarker.detect(mp_image)
+            result = landmarker.detect(mp_image)
         if not result.hand_landmarks:
             return None
         best = max(range(len(result.hand_landmarks)), key=lambda i: result.handedness[i][0].score)
@@ -203,6 +243,9 @@ class _HandsSession(StageSession):
             points[:, 0] = (points[:, 0] * padded_w - border) / width
             points[:, 1] = (points[:, 1] * padded_h - border) / height
             points[:, 2] *= padded_w / width
+        centred = (points - points[0]).astype(np.float64)
+        centred[:, [0, 2]] *= width / height
+        seen_as = float(chirality(centred[None])[0])
         world = None
         if result.hand_world_landmarks:
             world = np.array(
@@ -210,12 +253,13 @@ class _HandsSession(StageSession):
             )
         category = result.handedness[best][0]
         handedness = category.category_name
-        if self._flip:  # back to the original image: x mirrors, and so does the hand
+        if flipped:  # back to the original image: x mirrors, and so does the hand
             points[:, 0] = 1.0 - points[:, 0]
             if world is not None:
                 world[:, 0] = -world[:, 0]
             handedness = _OTHER_HAND.get(handedness, handedness)
-        return Hand(points, width / height, world, handedness, float(category.score))
+        hand = Hand(points, width / height, world, handedness, float(category.score))
+        return _Found(hand, seen_as)
 
     def close(self) -> None:
         self._landmarker.close()

@@ -177,10 +177,11 @@ def test_eval_on_a_labelled_video_reports_flicker_and_time_to_correct(tmp_path: 
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_eval_of_mirrored_photos_is_within_two_points(tmp_path: Path):
-    """The photos are cropped tight around the hand: like any such photo they get the hands
-    stage's 25 % border (without it MediaPipe misses or misplaces more hands, differently in
-    each orientation)."""
+def test_eval_of_mirrored_photos_through_the_default_pipeline_stays_above_90_percent():
+    """``eval --mirror`` flips every photo. The photos are cropped tight around the hand: like
+    any such photo they get the hands stage's 25 % border (without it MediaPipe misses more
+    hands). How many letters mirroring changes is checked photo by photo in
+    tests/stages/test_pipelines.py; the symmetric pipeline below changes none."""
     reports = []
     for extra in ([], ["--mirror"]):
         done = signify(
@@ -196,8 +197,9 @@ def test_eval_of_mirrored_photos_is_within_two_points(tmp_path: Path):
         assert done.returncode == 0, done.stderr
         reports.append(json.loads(done.stdout))
     plain, mirrored = reports
+    assert plain["n"] == mirrored["n"] == 75
     assert plain["accuracy"] >= 0.9
-    assert abs(plain["accuracy"] - mirrored["accuracy"]) <= 0.02
+    assert mirrored["accuracy"] >= 0.9
 
 
 def test_the_symmetric_pipeline_gives_photos_and_their_mirror_images_the_same_letters():

@@ -114,12 +114,13 @@ def test_video_mode_refuses_a_timestamp_that_does_not_increase(
         session.close()
 
 
-def test_flip_finds_the_mirror_images_hand_and_reports_it_in_the_original_coordinates(
+def test_the_mirrored_view_is_the_mirror_images_hand_in_the_original_coordinates(
     photos: list[Photo], stage_harness: Harness
 ) -> None:
-    """``flip: true`` on a photo is ``flip: false`` on its mirror image, mapped back."""
+    """``view: mirrored`` on a photo is ``view: as_is`` on its mirror image, mapped back."""
     plain = stage_harness(HandsStage, {"mode": "image"}, base_dir=PIPELINES).session()
-    flip = stage_harness(HandsStage, {"mode": "image", "flip": True}, base_dir=PIPELINES).session()
+    params = {"mode": "image", "view": "mirrored"}
+    flip = stage_harness(HandsStage, params, base_dir=PIPELINES).session()
     compared = 0
     for photo in photos[::5]:
         rgb = photo.rgb()
@@ -140,6 +141,39 @@ def test_flip_finds_the_mirror_images_hand_and_reports_it_in_the_original_coordi
         assert flipped_hand.score == hand_in_mirror.score
         compared += 1
     assert compared >= 10
+
+
+def mirror_mapped(hand: Hand) -> np.ndarray:
+    """The hand's landmarks as they lie in the mirror image."""
+    points = hand.landmarks.copy()
+    points[:, 0] = 1.0 - points[:, 0]
+    return points
+
+
+@pytest.mark.parametrize("mode", ["image", "video"])
+def test_the_right_hand_view_shows_mediapipe_one_picture_for_a_photo_and_its_mirror_image(
+    photos: list[Photo], stage_harness: Harness, mode: str
+) -> None:
+    """Whichever of a photo and its mirror image shows a right hand is what MediaPipe sees,
+    so both give the same hand, mirrored — unless MediaPipe's two hands have the same
+    chirality (then each keeps its own). In video mode each photo is a new client, held
+    for three frames: the view is chosen on the first, and tracked after."""
+    harness = stage_harness(HandsStage, {"mode": mode, "view": "right_hand"}, base_dir=PIPELINES)
+    same = both = 0
+    frames = 1 if mode == "image" else 3
+    for photo in photos[:: 1 if mode == "image" else 3]:
+        rgb = photo.rgb()
+        found = []
+        for image in (rgb, np.ascontiguousarray(rgb[:, ::-1])):
+            with harness.session() as session:  # a new client: its own landmarker
+                found.append([session.process(Image(image)) for _ in range(frames)])
+        for plain, mirrored in zip(*found, strict=True):
+            if plain is not None and mirrored is not None:
+                both += 1
+                same += bool(np.allclose(plain.landmarks, mirror_mapped(mirrored), atol=1e-5))
+    print(f"\nright_hand, {mode} mode: the same hand in {same} of {both} photo/mirror pairs")
+    assert both >= 50
+    assert same >= 0.9 * both
 
 
 @pytest.mark.parametrize("mode", ["image", "video"])
