@@ -16,19 +16,13 @@ import importlib.abc
 import importlib.machinery
 import os
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-import cv2
-import numpy as np
 from pydantic import BeforeValidator, Field
 
 from signify_graph import (
-    FrameContext,
-    Hand,
-    Image,
     Kind,
     ModelFile,
     Params,
@@ -39,7 +33,7 @@ from signify_graph import (
     hookimpl,
 )
 
-from .normalize import chirality
+from ._tracking import HandsSession
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ INFO lines are not ours
 
@@ -71,7 +65,6 @@ if os.environ.get("SIGNIFY_SKIP_MEDIAPIPE_DRAWING") == "1":
     sys.meta_path.insert(0, _NoDrawing())
 
 _COMPLEXITY = {"0": "lite", "1": "full"}
-_OTHER_HAND = {"Left": "Right", "Right": "Left"}
 
 
 def _complexity(value: Any) -> Any:
@@ -171,98 +164,8 @@ class HandsStage(Stage):
         return vision.HandLandmarker.create_from_options(options)
 
     def open(self, session_id: str) -> StageSession:
-        return _HandsSession(self._create, self.params)
-
-
-@dataclass(frozen=True, slots=True)
-class _Found:
-    hand: Hand
-    #: Chirality of the hand as MediaPipe saw it (> 0: a right hand), see ``normalize``.
-    chirality: float
-
-
-class _HandsSession(StageSession):
-    def __init__(self, create: Callable[[], Any], params: HandsParams) -> None:
-        import mediapipe as mp
-
-        self._mp_image = mp.Image
-        self._srgb = mp.ImageFormat.SRGB
-        self._create = create
-        self._landmarker = create()
-        self._video = params.mode == "video"
-        self._pad = params.pad
-        self._choose = params.view == "right_hand"
-        self._flipped = params.view == "mirrored"
-        self._new_hand = True
-
-    def process(self, frame: FrameContext, image: Image) -> Hand | None:
-        found = self._detect(self._landmarker, image.rgb, self._flipped, frame.timestamp_ms)
-        if self._choose and self._new_hand and found is not None and found.chirality < 0:
-            found = self._other_view(image.rgb, frame.timestamp_ms, found)
-        self._new_hand = found is None or not self._video
-        return None if found is None else found.hand
-
-    def _other_view(self, rgb: np.ndarray[Any, Any], timestamp_ms: int, found: _Found) -> _Found:
-        """A new hand looks like a left hand: look at the other view too and keep whichever
-        looks more like a right hand. A frame and its mirror image thus end up with the same
-        view whenever MediaPipe's two hands have opposite chirality (~95 % of photos)."""
-        landmarker = self._create() if self._video else self._landmarker  # a clean tracker
-        other = self._detect(landmarker, rgb, not self._flipped, timestamp_ms)
-        if other is None or other.chirality <= found.chirality:
-            if landmarker is not self._landmarker:
-                landmarker.close()
-            return found
-        if landmarker is not self._landmarker:
-            self._landmarker.close()
-            self._landmarker = landmarker
-        self._flipped = not self._flipped
-        return other
-
-    def _detect(
-        self, landmarker: Any, rgb: np.ndarray[Any, Any], flipped: bool, timestamp_ms: int
-    ) -> _Found | None:
-        height, width = rgb.shape[:2]
-        if flipped:
-            rgb = cv2.flip(rgb, 1)
-        border = round(self._pad * max(width, height))
-        if border:
-            rgb = cv2.copyMakeBorder(
-                rgb, border, border, border, border, cv2.BORDER_CONSTANT, value=0
-            )
-        mp_image = self._mp_image(image_format=self._srgb, data=np.ascontiguousarray(rgb))
-        if self._video:
-            result = landmarker.detect_for_video(mp_image, timestamp_ms)
-        else:
-            result = landmarker.detect(mp_image)
-        if not result.hand_landmarks:
-            return None
-        best = max(range(len(result.hand_landmarks)), key=lambda i: result.handedness[i][0].score)
-        points = np.array([(p.x, p.y, p.z) for p in result.hand_landmarks[best]], dtype=np.float32)
-        if border:
-            padded_w, padded_h = width + 2 * border, height + 2 * border
-            points[:, 0] = (points[:, 0] * padded_w - border) / width
-            points[:, 1] = (points[:, 1] * padded_h - border) / height
-            points[:, 2] *= padded_w / width
-        centred = (points - points[0]).astype(np.float64)
-        centred[:, [0, 2]] *= width / height
-        seen_as = float(chirality(centred[None])[0])
-        world = None
-        if result.hand_world_landmarks:
-            world = np.array(
-                [(p.x, p.y, p.z) for p in result.hand_world_landmarks[best]], dtype=np.float32
-            )
-        category = result.handedness[best][0]
-        handedness = category.category_name
-        if flipped:  # back to the original image: x mirrors, and so does the hand
-            points[:, 0] = 1.0 - points[:, 0]
-            if world is not None:
-                world[:, 0] = -world[:, 0]
-            handedness = _OTHER_HAND.get(handedness, handedness)
-        hand = Hand(points, width / height, world, handedness, float(category.score))
-        return _Found(hand, seen_as)
-
-    def close(self) -> None:
-        self._landmarker.close()
+        p = self.params
+        return HandsSession(self._create, video=p.mode == "video", pad=p.pad, view=p.view)
 
 
 @hookimpl

@@ -99,48 +99,21 @@ def test_each_session_tracks_with_its_own_landmarker_and_clock(
         second.process(image, timestamp_ms=t)
 
 
-def test_video_mode_refuses_a_timestamp_that_does_not_increase(
+def test_video_mode_moves_a_timestamp_that_does_not_increase_past_the_last(
     photos: list[Photo], stage_harness: Harness
 ) -> None:
-    """Why the engine assigns strictly increasing timestamps."""
-    harness = stage_harness(HandsStage, {}, base_dir=PIPELINES)
+    """MediaPipe's video mode refuses a timestamp that does not increase (why the engine
+    assigns them). The hands stage also calls a session's landmarkers between frames (for
+    ``view: right_hand``), so it keeps each one's clock strictly increasing itself."""
+    harness = stage_harness(HandsStage, {"pad": 0.25}, base_dir=PIPELINES)
     session = harness.stage.open("raw")
-    image = Image(photos[0].rgb())
+    image = Image(next(p for p in photos if p.letter == "L").rgb())
     try:
-        session.process(FrameContext("raw", 1, 100), image)
-        with pytest.raises(ValueError):
-            session.process(FrameContext("raw", 2, 100), image)
+        first = session.process(FrameContext("raw", 1, 100), image)
+        again = session.process(FrameContext("raw", 2, 100), image)
+        assert first is not None and again is not None
     finally:
         session.close()
-
-
-def test_the_mirrored_view_is_the_mirror_images_hand_in_the_original_coordinates(
-    photos: list[Photo], stage_harness: Harness
-) -> None:
-    """``view: mirrored`` on a photo is ``view: as_is`` on its mirror image, mapped back."""
-    plain = stage_harness(HandsStage, {"mode": "image"}, base_dir=PIPELINES).session()
-    params = {"mode": "image", "view": "mirrored"}
-    flip = stage_harness(HandsStage, params, base_dir=PIPELINES).session()
-    compared = 0
-    for photo in photos[::5]:
-        rgb = photo.rgb()
-        flipped_hand = flip.process(Image(rgb))
-        hand_in_mirror = plain.process(Image(np.ascontiguousarray(rgb[:, ::-1])))
-        assert (flipped_hand is None) == (hand_in_mirror is None), photo.path
-        if flipped_hand is None or hand_in_mirror is None:
-            continue
-        expected = hand_in_mirror.landmarks.copy()
-        expected[:, 0] = 1.0 - expected[:, 0]
-        np.testing.assert_allclose(flipped_hand.landmarks, expected, atol=1e-6)
-        assert hand_in_mirror.world_landmarks is not None
-        assert flipped_hand.world_landmarks is not None
-        np.testing.assert_array_equal(
-            flipped_hand.world_landmarks[:, 0], -hand_in_mirror.world_landmarks[:, 0]
-        )
-        assert {flipped_hand.handedness, hand_in_mirror.handedness} == {"Left", "Right"}
-        assert flipped_hand.score == hand_in_mirror.score
-        compared += 1
-    assert compared >= 10
 
 
 def mirror_mapped(hand: Hand) -> np.ndarray:
@@ -173,6 +146,31 @@ def test_the_right_hand_view_shows_mediapipe_one_picture_for_a_photo_and_its_mir
                 same += bool(np.allclose(plain.landmarks, mirror_mapped(mirrored), atol=1e-5))
     print(f"\nright_hand, {mode} mode: the same hand in {same} of {both} photo/mirror pairs")
     assert both >= 50
+    assert same >= 0.9 * both
+
+
+def test_a_long_session_meeting_hands_of_both_sides_sees_each_as_a_new_session_would(
+    photos: list[Photo], stage_harness: Harness
+) -> None:
+    """One video session is shown photos and their mirror images in turn, with an empty frame
+    between them, so its view switches back and forth and its second landmarker is reused;
+    each hand must come out as it would for a client that had just connected."""
+    harness = stage_harness(HandsStage, {"view": "right_hand"}, base_dir=PIPELINES)
+    blank = Image(np.zeros((240, 320, 3), np.uint8))
+    same = both = 0
+    with harness.session() as long_lived:
+        for photo in photos[::4]:
+            rgb = photo.rgb()
+            for image in (Image(np.ascontiguousarray(rgb[:, ::-1])), Image(rgb)):
+                assert long_lived.process(blank) is None
+                seen = long_lived.process(image)
+                with harness.session() as newcomer:
+                    expected = newcomer.process(image)
+                if seen is not None and expected is not None:
+                    both += 1
+                    same += bool(np.allclose(seen.landmarks, expected.landmarks, atol=1e-6))
+    print(f"\nthe same hand as a new session's in {same} of {both}")
+    assert both >= 25
     assert same >= 0.9 * both
 
 
