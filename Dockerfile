@@ -79,11 +79,15 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     MPLBACKEND=Agg \
-    SIGNIFY_SKIP_MEDIAPIPE_DRAWING=1
+    SIGNIFY_SKIP_MEDIAPIPE_DRAWING=1 \
+    MALLOC_ARENA_MAX=2
 USER signify
 # The server never draws: the hands stage keeps mediapipe's drawing helpers (and with them
-# matplotlib.pyplot, ~35 MiB of RSS) from loading. Then load every pipeline with its models,
-# as the server will (a broken image fails here).
+# matplotlib.pyplot, ~35 MiB of RSS) from loading. MALLOC_ARENA_MAX: glibc gives each worker
+# thread its own heap arena; with MediaPipe's landmarkers used on several threads RSS crept up
+# by 14.5 MB over a 10-minute soak, by 5.0 MB with two arenas, at the same latency (BENCHMARKS.md,
+# "Soak"). Then load every pipeline with its models, as the server will (a broken image fails
+# here).
 RUN signify-graph validate pipelines/*.yaml
 EXPOSE 8765
 # /health on the WebSocket port ($PORT, as Railway sets it; else WEBSOCKET_PORT, else 8765).

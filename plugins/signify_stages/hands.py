@@ -102,8 +102,8 @@ class HandsParams(Params):
     makes ``pipelines/symmetric.yaml``). ``right_hand``: whichever of the two shows a right
     hand — decided when a hand appears, by the chirality ``normalize`` uses — so that
     MediaPipe sees the same picture for a selfie-view and an unmirrored camera, or a left
-    and a right hand, at the cost of one more detection (and, in video mode, a new
-    landmarker: ~45 ms) when a hand first appears as a left hand."""
+    and a right hand, at the cost of one more detection when a new hand looks like a left
+    hand (in video mode on a second landmarker, made once per session: ~45 ms, ~40 MB)."""
 
 
 class HandsStage(Stage):
