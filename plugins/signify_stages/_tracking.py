@@ -27,7 +27,8 @@ _BLANK = np.zeros((64, 64, 3), np.uint8)
 @dataclass(frozen=True, slots=True)
 class _Found:
     hand: Hand
-    #: Chirality of the hand as MediaPipe saw it (> 0: a right hand), see ``normalize``.
+    #: Chirality of the hand as MediaPipe saw it (> 0: a right hand; see ``normalize``), for
+    #: ``view: right_hand``; 0 for the other views, which never ask.
     chirality: float
 
 
@@ -117,9 +118,11 @@ class HandsSession(StageSession):
             points[:, 0] = (points[:, 0] * padded_w - border) / width
             points[:, 1] = (points[:, 1] * padded_h - border) / height
             points[:, 2] *= padded_w / width
-        centred = (points - points[0]).astype(np.float64)
-        centred[:, [0, 2]] *= width / height
-        seen_as = float(chirality(centred[None])[0])
+        seen_as = 0.0
+        if self._choose:  # only right_hand asks which hand MediaPipe saw
+            centred = (points - points[0]).astype(np.float64)
+            centred[:, [0, 2]] *= width / height
+            seen_as = float(chirality(centred[None])[0])
         world = None
         if result.hand_world_landmarks:
             world = np.array(
