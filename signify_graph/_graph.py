@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ._branches import Branches, find_branches, run_branches
+from ._branches import Branches, Step, find_branches, run_branches
 from ._errors import PipelineInvalid, Problem, SignifyError, StageConfigError, StageError
 from ._host import PluginHost
 from ._kinds import Control, FrameContext, Kind
@@ -154,7 +154,7 @@ class GraphSession:
         self._last_ts = -1
         self._clock_origin = time.monotonic()
         slots = graph._slots
-        self._steps: list[tuple[str, Callable[..., Any], tuple[int, ...]]] = [
+        self._steps: list[Step] = [
             (node.id, session.process, tuple(slots[src] for src in node.inputs.values()))
             for node, session in zip(graph.plan.nodes, self._sessions, strict=True)
         ]

@@ -3,7 +3,7 @@
 Its use here is mirror symmetry. MediaPipe finds slightly different hands in a frame and in
 its mirror image, so a pipeline that reads one view can name a different letter for a
 selfie-view client than for an unmirrored one. Classifying both views (a second ``hands``
-node with ``flip: true``) and averaging makes the answer the same for both, by construction:
+node with ``view: mirrored``) and averaging makes the answer the same for both, by construction:
 mirroring the frame only swaps which port each view arrives on. ``pipelines/symmetric.yaml``
 is that graph.
 
