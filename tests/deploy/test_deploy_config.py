@@ -6,6 +6,7 @@ image itself.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shlex
@@ -179,11 +180,16 @@ def test_the_image_installs_mediapipe_without_gui_opencv_or_audio():
     assert not names & {"torch", "pytest", "ruff", "mypy"}
 
 
-def test_the_demo_page_is_package_data():
+def test_every_file_of_the_demo_page_is_package_data():
+    """setuptools ships only the files its package-data patterns match: a new asset must match."""
     with (ROOT / "pyproject.toml").open("rb") as file:
-        data = tomllib.load(file)["tool"]["setuptools"]["package-data"]["signify_graph"]
-    assert "web/*" in data
-    assert (ROOT / "signify_graph" / "web" / "index.html").is_file()
+        setuptools = tomllib.load(file)["tool"]["setuptools"]
+    assert "signify_graph.web" in setuptools["packages"]
+    patterns = setuptools["package-data"]["signify_graph.web"]
+    names = [path.name for path in (ROOT / "signify_graph" / "web").iterdir() if path.is_file()]
+    assert "index.html" in names
+    for name in names:
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
 
 
 # -- .env.example --------------------------------------------------------------------------------
