@@ -35,6 +35,7 @@ from ._fairshare import FairShare
 from ._graph import Graph, build_graph
 from ._host import PluginHost
 from ._kinds import Kind
+from ._memory import malloc_trim, trim_every
 from ._observe import ServiceState
 from ._pipeline import plan_pipeline
 from ._protocol import MessageParser
@@ -101,6 +102,7 @@ class Service:
         self._ws: Server | None = None
         self._health: web.AppRunner | None = None
         self._lag_task: asyncio.Task[None] | None = None
+        self._trim_task: asyncio.Task[None] | None = None
         self.ws_port = 0
         self.health_port = 0
 
@@ -144,6 +146,9 @@ class Service:
             raise StartupError(f"cannot listen on {s.host}:{s.port}: {exc.strerror}") from exc
         self.ws_port = self._ws.sockets[0].getsockname()[1] if self._ws.sockets else s.port
         self._lag_task = asyncio.create_task(self._watch_loop_lag())
+        trim = malloc_trim() if s.memory_trim_interval > 0 else None
+        if trim is not None:
+            self._trim_task = asyncio.create_task(trim_every(s.memory_trim_interval, trim))
         self.state.phase = "ready"
         log.info("Server listening on ws://%s:%d", s.host, self.ws_port)
         log.info("Health check endpoint available at http://%s:%d/health", s.host, self.ws_port)
@@ -157,8 +162,9 @@ class Service:
                 await asyncio.wait_for(self._ws.wait_closed(), self.settings.drain_timeout)
             except TimeoutError:
                 log.warning("sessions still open after the drain timeout; exiting anyway")
-        if self._lag_task is not None:
-            self._lag_task.cancel()
+        for task in (self._lag_task, self._trim_task):
+            if task is not None:
+                task.cancel()
         if self._health is not None:
             await self._health.cleanup()
         if self.graph is not None:

@@ -81,6 +81,11 @@ class ServiceSettings(BaseModel):
     """After SIGTERM, how long sessions get to finish before the process exits."""
     record_dir: Path | None = Field(None, validation_alias="SIGNIFY_RECORD_DIR")
     """Record every session's inbound messages here (off when unset)."""
+    memory_trim_interval: float = Field(
+        60.0, ge=0, le=86_400, validation_alias="SIGNIFY_MEMORY_TRIM_INTERVAL"
+    )
+    """Every this many seconds, return freed heap memory to the OS (glibc's ``malloc_trim``), so
+    memory that closed sessions held does not stay resident; 0 turns it off."""
 
     @field_validator("log_level", mode="before")
     @classmethod
