@@ -7,6 +7,9 @@ predecessor's ever-growing queue. A reset drops the waiting frame too and is app
 the next frame starts — never behind queued frames, and never concurrently with a running
 frame (stage state is not thread-safe, and need not be). A frame beyond the session's fair
 rate waits, the same way, until a core is free for it (:mod:`._fairshare`).
+
+The frame deadline times a frame from the moment a worker thread starts it: it exists to catch
+a stage that hangs, and a frame that waited for a free worker on a busy server has not hung.
 """
 
 from __future__ import annotations
@@ -48,6 +51,14 @@ class RateLimiter:
         return False
 
 
+@dataclass(slots=True)
+class _Clock:
+    """When a worker thread started the frame (``None`` while it waits for one); written by
+    that thread, read on the event loop."""
+
+    started: float | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class _Work:
     """A frame waiting or running: its payload, arrival, recording index and client id."""
@@ -75,12 +86,14 @@ class ClientSession:
         recorder: SessionRecorder | None = None,
         share: FairShare | None = None,
         fair_rate: RateLimiter | None = None,
+        closer: Executor | None = None,
     ) -> None:
         self.id = graph_session.session_id
         self._graph = graph_session
         self._parser = parser
         self._send = send
         self._pool = pool
+        self._closer = closer or pool
         self._metrics = metrics
         self._rate = rate
         self._deadline = deadline_s
@@ -200,22 +213,43 @@ class ClientSession:
             # the work, so the frame runs right here, between two socket reads.
             self._running = loop.create_future()
             self._running.set_result(self._graph.process(work.payload, arrival_ms=arrival_ms))
-            self._task = asyncio.create_task(self._finish(None, work))
+            self._task = asyncio.create_task(self._finish(None, work, _Clock(time.monotonic())))
             return
-        submitted = self._pool.submit(self._graph.process, work.payload, arrival_ms=arrival_ms)
+        clock = _Clock()
+
+        def run() -> ItemResult:
+            clock.started = time.monotonic()
+            return self._graph.process(work.payload, arrival_ms=arrival_ms)
+
+        submitted = self._pool.submit(run)
         self._running = asyncio.wrap_future(submitted, loop=loop)
         if self._share is not None:
             share = self._share
             share.started()
             # Counted until the thread is really done, even past a deadline: the core is busy.
             self._running.add_done_callback(lambda _: share.finished())
-        self._task = asyncio.create_task(self._finish(submitted, work))
+        self._task = asyncio.create_task(self._finish(submitted, work, clock))
 
-    async def _finish(self, submitted: Future[ItemResult] | None, work: _Work) -> None:
+    async def _result(
+        self, running: asyncio.Future[ItemResult], clock: _Clock
+    ) -> ItemResult | None:
+        """The frame's result, or ``None`` once it has run on its worker past the deadline."""
+        while not running.done():
+            started = clock.started
+            budget = self._deadline
+            if started is not None:
+                budget -= time.monotonic() - started
+                if budget <= 0:
+                    return None
+            await asyncio.wait((running,), timeout=budget)
+        return running.result()
+
+    async def _finish(
+        self, submitted: Future[ItemResult] | None, work: _Work, clock: _Clock
+    ) -> None:
         assert self._running is not None
-        try:
-            result = await asyncio.wait_for(asyncio.shield(self._running), self._deadline)
-        except TimeoutError:
+        result = await self._result(self._running, clock)
+        if result is None:
             self.stalled = True
             self._metrics.errors.labels("deadline_exceeded").inc()
             log.error("frame exceeded its deadline", extra={"session": self.id})
@@ -297,6 +331,6 @@ class ClientSession:
         while self._task is not None and not self._task.done():
             await asyncio.gather(self._task, return_exceptions=True)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._pool, self._graph.close)
+        await loop.run_in_executor(self._closer, self._graph.close)
         if self._recorder is not None:
             self._recorder.close()

@@ -96,7 +96,16 @@ class Service:
         self.overrides = list(overrides)
         self.state = ServiceState()
         self.pool = ThreadPoolExecutor(settings.worker_count, thread_name_prefix="stage")
+        # Closing a session's landmarkers is mostly waiting, now and then for 5 s: MediaPipe's
+        # usage-statistics uploader holds closes that long (BENCHMARKS.md, "A storm of
+        # connections"). On the stage pool that held back every session's frames.
+        self.closer = ThreadPoolExecutor(settings.worker_count, thread_name_prefix="close")
         self.share = FairShare(cpu_cores()) if settings.fair_rate > 0 else None
+        # Opening a session makes its MediaPipe landmarker (~45 ms of a core). A storm of new
+        # connections (a room of phones, every client reconnecting after a deploy) would fill
+        # the pool with those and hold back every open session's frames; at most half the
+        # cores open sessions at once.
+        self._opening = asyncio.Semaphore(max(1, cpu_cores() // 2))
         self.graph: Graph | None = None
         self.labels: tuple[str, ...] | None = None
         self._ws: Server | None = None
@@ -170,6 +179,7 @@ class Service:
         if self.graph is not None:
             self.graph.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.closer.shutdown(wait=False)
 
     async def run(self) -> None:
         """Serve until SIGTERM or SIGINT, then drain."""
@@ -309,9 +319,10 @@ class Service:
         loop = asyncio.get_running_loop()
         client: ClientSession | None = None
         try:
-            graph_session = await loop.run_in_executor(
-                self.pool, self.graph.open_session, session_id
-            )
+            async with self._opening:
+                graph_session = await loop.run_in_executor(
+                    self.pool, self.graph.open_session, session_id
+                )
 
             async def stalled() -> None:
                 await connection.close(1011, "a stage exceeded the frame deadline")
@@ -328,6 +339,7 @@ class Service:
                 recorder=self._recorder(session_id),
                 share=self.share,
                 fair_rate=self._fair_rate(),
+                closer=self.closer,
             )
             with contextlib.suppress(ConnectionClosed):
                 async for message in connection:

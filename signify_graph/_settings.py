@@ -76,7 +76,8 @@ class ServiceSettings(BaseModel):
     frame_deadline_ms: int = Field(
         2000, ge=10, le=600_000, validation_alias="SIGNIFY_FRAME_DEADLINE_MS"
     )
-    """A frame still running after this long fails with ``deadline_exceeded``."""
+    """A frame whose stages run longer than this fails with ``deadline_exceeded``; time spent
+    waiting for a free worker thread does not count (a busy server is not a hung stage)."""
     drain_timeout: float = Field(10.0, ge=0, le=600, validation_alias="SIGNIFY_DRAIN_TIMEOUT")
     """After SIGTERM, how long sessions get to finish before the process exits."""
     record_dir: Path | None = Field(None, validation_alias="SIGNIFY_RECORD_DIR")

@@ -8,6 +8,7 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,7 +23,8 @@ RELEASE_HANG = threading.Event()
 
 
 class FaultStage(Stage):
-    """Pass images through, but fail on an all-white frame and hang on an all-grey one."""
+    """Pass images through, but fail on an all-white frame, hang on an all-grey one and take
+    0.6 s over a dark-grey one."""
 
     name = "fault_injector"
     inputs: ClassVar = {"image": Port(Kind.IMAGE)}
@@ -34,6 +36,8 @@ class FaultStage(Stage):
             raise RuntimeError("injected fault")
         if 120 < corner < 136 and np.ptp(image.rgb) < 16:
             RELEASE_HANG.wait(30)  # a stage that hangs (until the test lets it go)
+        if 56 < corner < 72 and np.ptp(image.rgb) < 16:
+            time.sleep(0.6)  # slow, but it finishes
         return image
 
 
