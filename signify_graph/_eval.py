@@ -1,7 +1,8 @@
 """``signify-graph eval``: how often a pipeline names the right letter on labelled data.
 
 Accuracy is measured the way users meet it: the whole graph, from the pipeline's own ingress
-(photos enter at ``decode``, landmark files at ``landmarks``), each sample in a fresh session
+(photos enter at ``decode``, landmark files at ``landmarks``, or in place of the node that finds
+the hand in a pipeline that starts from images: :mod:`._entry`), each sample in a fresh session
 — so no tracker, window or smoothing carries over from the previous letter — and fed
 ``--frames`` times, as a live signer holds a pose for a few frames while tracking locks on
 and the windows fill.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,7 @@ from . import (
     build_graph,
     plan_pipeline,
 )
+from ._entry import plan_for_data
 
 #: Frames of one sample arrive at a webcam's 15 fps, so throttles and trackers see real time.
 FRAME_INTERVAL_MS = 1000 / 15
@@ -274,6 +277,9 @@ def _evaluate_one(args: argparse.Namespace, host: PluginHost, pipeline: str) -> 
     from ._sequences import evaluate_sequence
 
     plan = plan_pipeline(pipeline, host.registry, overrides=args.overrides)
+    plan, note = plan_for_data(plan, args.data, host.registry)
+    if note:
+        print(note, file=sys.stderr)
     graph = build_graph(plan, host)
     try:
         if args.data.suffix.lower() in _inputs.VIDEO_SUFFIXES:

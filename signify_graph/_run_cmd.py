@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import _inputs
+from ._entry import plan_for_data
 from ._graph import Graph, ItemResult, build_graph
 from ._host import PluginHost
 from ._kinds import Kind, Probabilities
@@ -108,6 +109,9 @@ def run_stream(graph: Graph, path: Path, out: TextIO, args: argparse.Namespace) 
 
 def run(args: argparse.Namespace, host: PluginHost) -> int:
     plan = plan_pipeline(args.pipeline, host.registry, overrides=args.overrides)
+    plan, note = plan_for_data(plan, args.input, host.registry)
+    if note:
+        print(note, file=sys.stderr)
     graph = build_graph(plan, host)
     try:
         if args.output:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from signify_graph import create_host
 from signify_graph._graph import build_graph
 from signify_graph._pipeline import plan_pipeline
@@ -62,6 +64,18 @@ def test_run_over_committed_photos_writes_one_json_line_per_photo(tmp_path: Path
     correct = sum(line["prediction"]["letter"] == line["label"] for line in predicted)
     assert correct / len(predicted) > 0.7
     assert "\r" not in done.stderr  # piped: no progress bar
+
+
+def test_run_feeds_a_landmark_file_to_the_default_pipeline_in_place_of_hands(tmp_path: Path):
+    out = tmp_path / "landmarks.jsonl"
+    data = "training/data/roboflow_valid.npz"
+    done = signify("run", "pipelines/default.yaml", "--input", data, "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "enters 'default' as landmarks in place of 'decode', 'hands'" in done.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == len(np.load(ROOT / data)["X"])
+    assert set(lines[0]["timings_ms"]) == {"hands", "normalize", "classify", "smooth", "emit"}
+    assert all(line["error"] is None and line["prediction"] for line in lines)
 
 
 def test_run_over_a_committed_video_tracks_across_frames_and_shows_progress_on_a_terminal(

@@ -133,6 +133,30 @@ def test_eval_on_a_landmark_file_enters_at_the_landmarks_node(
     print(f"\neval landmarks.yaml on {count} photo landmarks: accuracy {report['accuracy']:.1%}")
 
 
+def test_a_landmark_file_enters_an_image_pipeline_in_place_of_its_hands_node(
+    landmark_file: Path, classifier: Path
+) -> None:
+    """``default.yaml`` on landmarks: decode and hands give way to a landmarks node named
+    ``hands``, so the rest runs as deployed — the same figures as ``landmarks.yaml``, whose
+    normalize, classify and smooth are the same."""
+    code, out, err = run_cli(
+        "eval", str(PIPELINES / "default.yaml"), "--data", str(landmark_file), "--json"
+    )
+    assert code == 0, err
+    assert err.strip() == (
+        f"note: {landmark_file.name} enters 'default' as landmarks in place of 'decode', 'hands'"
+    )
+    report = json.loads(out)
+    check_consistent(report)
+    assert list(report["latency_ms"]) == [*NODES[1:], "total"]
+    code, out, _ = run_cli(
+        "eval", str(PIPELINES / "landmarks.yaml"), "--data", str(landmark_file), "--json"
+    )
+    twin = json.loads(out)
+    for key in ("n", "detected", "correct", "accuracy", "per_letter", "confusion"):
+        assert report[key] == twin[key], key
+
+
 def test_letters_the_model_does_not_know_count_as_errors_and_are_listed(
     landmark_file: Path, classifier: Path, tmp_path: Path
 ) -> None:
@@ -170,10 +194,10 @@ def test_the_text_report_shows_summary_letters_confusion_and_latency(
     ("pipeline", "data", "message"),
     [
         ("landmarks.yaml", PHOTOS, "need a pipeline that starts at 'decode'"),
-        ("default.yaml", None, "need a pipeline that starts at 'landmarks'"),
+        ("symmetric.yaml", None, "can stand in for one node that finds the hand"),
         ("default.yaml", PHOTOS / "A" / "missing.txt", "expected a folder"),
     ],
-    ids=["photos-into-landmarks", "landmarks-into-default", "neither"],
+    ids=["photos-into-landmarks", "landmarks-into-two-views", "neither"],
 )
 def test_data_that_does_not_fit_the_pipelines_ingress_is_one_clear_error(
     pipeline: str, data: Path | None, message: str, landmark_file: Path, classifier: Path
