@@ -43,6 +43,11 @@ class Metrics:
         self.connections_refused = Counter(
             "signify_connections_refused", "Handshakes refused", ["reason"], registry=r
         )
+        self.sessions_idle = Counter(
+            "signify_sessions_closed_idle",
+            "Sessions closed after SIGNIFY_IDLE_TIMEOUT seconds without a message",
+            registry=r,
+        )
         self.messages = Counter("signify_messages_received", "Messages received", registry=r)
         self.frames_in = Counter("signify_frames_received", "Frames received", registry=r)
         self.frames_processed = Counter(

@@ -103,6 +103,8 @@ class ClientSession:
         self._fair_rate = fair_rate
         self._deferred = False
         self._origin = time.monotonic()
+        #: When the client last sent anything (for the server's idle timeout).
+        self.last_message = self._origin
         self._pending: _Work | None = None
         self._pending_control: Control | None = None
         self._running: asyncio.Future[ItemResult] | None = None
@@ -116,7 +118,7 @@ class ClientSession:
 
     # -- inbound ---------------------------------------------------------------------------
     async def on_message(self, message: str | bytes) -> None:
-        now = time.monotonic()
+        now = self.last_message = time.monotonic()
         self._metrics.messages.inc()
         index = (
             -1 if self._recorder is None else self._recorder.inbound(now - self._origin, message)

@@ -14,6 +14,7 @@ import http
 import json
 import logging
 import signal
+import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,7 @@ from ._graph import Graph, build_graph
 from ._host import PluginHost
 from ._kinds import Kind
 from ._memory import malloc_trim, trim_every
-from ._observe import ServiceState
+from ._observe import Metrics, ServiceState
 from ._pipeline import plan_pipeline
 from ._protocol import MessageParser
 from ._record import SessionRecorder
@@ -83,6 +84,24 @@ def _response(status: int, body: bytes, content_type: str) -> Response:
 
 def _json(status: int, payload: dict[str, Any]) -> Response:
     return _response(status, json.dumps(payload).encode(), "application/json")
+
+
+async def _close_when_idle(
+    connection: ServerConnection, client: ClientSession, idle: float, metrics: Metrics
+) -> None:
+    """Close the connection once its client has sent nothing for ``idle`` seconds (0: never).
+
+    A watchdog per session rather than a timeout around every receive: it costs nothing per
+    message, which matters at thousands of landmark messages a second."""
+    if idle <= 0:
+        return
+    while True:
+        quiet = time.monotonic() - client.last_message
+        if quiet >= idle:
+            metrics.sessions_idle.inc()
+            await connection.close(1000, f"no message for {idle:g} s")
+            return
+        await asyncio.sleep(idle - quiet)
 
 
 class Service:
@@ -341,9 +360,14 @@ class Service:
                 fair_rate=self._fair_rate(),
                 closer=self.closer,
             )
-            with contextlib.suppress(ConnectionClosed):
-                async for message in connection:
-                    await client.on_message(message)
+            idle = self.settings.idle_timeout
+            watchdog = asyncio.create_task(_close_when_idle(connection, client, idle, metrics))
+            try:
+                with contextlib.suppress(ConnectionClosed):
+                    async for message in connection:
+                        await client.on_message(message)
+            finally:
+                watchdog.cancel()
         finally:
             if client is not None:
                 await client.close()

@@ -78,6 +78,9 @@ class ServiceSettings(BaseModel):
     )
     """A frame whose stages run longer than this fails with ``deadline_exceeded``; time spent
     waiting for a free worker thread does not count (a busy server is not a hung stage)."""
+    idle_timeout: float = Field(300.0, ge=0, le=86_400, validation_alias="SIGNIFY_IDLE_TIMEOUT")
+    """A session that sends no message for this many seconds is closed (1000): an app left open
+    on another screen holds a landmarker and a place under ``SIGNIFY_MAX_SESSIONS``. 0 = never."""
     drain_timeout: float = Field(10.0, ge=0, le=600, validation_alias="SIGNIFY_DRAIN_TIMEOUT")
     """After SIGTERM, how long sessions get to finish before the process exits."""
     record_dir: Path | None = Field(None, validation_alias="SIGNIFY_RECORD_DIR")
