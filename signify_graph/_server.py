@@ -89,12 +89,10 @@ def _json(status: int, payload: dict[str, Any]) -> Response:
 async def _close_when_idle(
     connection: ServerConnection, client: ClientSession, idle: float, metrics: Metrics
 ) -> None:
-    """Close the connection once its client has sent nothing for ``idle`` seconds (0: never).
+    """Close the connection once its client has sent nothing for ``idle`` seconds.
 
     A watchdog per session rather than a timeout around every receive: it costs nothing per
     message, which matters at thousands of landmark messages a second."""
-    if idle <= 0:
-        return
     while True:
         quiet = time.monotonic() - client.last_message
         if quiet >= idle:
@@ -119,12 +117,13 @@ class Service:
         # usage-statistics uploader holds closes that long (BENCHMARKS.md, "A storm of
         # connections"). On the stage pool that held back every session's frames.
         self.closer = ThreadPoolExecutor(settings.worker_count, thread_name_prefix="close")
-        self.share = FairShare(cpu_cores()) if settings.fair_rate > 0 else None
+        cores = cpu_cores()
+        self.share = FairShare(cores) if settings.fair_rate > 0 else None
         # Opening a session makes its MediaPipe landmarker (~45 ms of a core). A storm of new
         # connections (a room of phones, every client reconnecting after a deploy) would fill
         # the pool with those and hold back every open session's frames; at most half the
         # cores open sessions at once.
-        self._opening = asyncio.Semaphore(max(1, cpu_cores() // 2))
+        self._opening = asyncio.Semaphore(max(1, cores // 2))
         self.graph: Graph | None = None
         self.labels: tuple[str, ...] | None = None
         self._ws: Server | None = None
@@ -337,6 +336,7 @@ class Service:
         )
         loop = asyncio.get_running_loop()
         client: ClientSession | None = None
+        watchdog: asyncio.Task[None] | None = None
         try:
             async with self._opening:
                 graph_session = await loop.run_in_executor(
@@ -361,14 +361,14 @@ class Service:
                 closer=self.closer,
             )
             idle = self.settings.idle_timeout
-            watchdog = asyncio.create_task(_close_when_idle(connection, client, idle, metrics))
-            try:
-                with contextlib.suppress(ConnectionClosed):
-                    async for message in connection:
-                        await client.on_message(message)
-            finally:
-                watchdog.cancel()
+            if idle > 0:
+                watchdog = asyncio.create_task(_close_when_idle(connection, client, idle, metrics))
+            with contextlib.suppress(ConnectionClosed):
+                async for message in connection:
+                    await client.on_message(message)
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             if client is not None:
                 await client.close()
             state.sessions -= 1
