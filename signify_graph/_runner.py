@@ -15,13 +15,14 @@ a stage that hangs, and a frame that waited for a free worker on a busy server h
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from ._fairshare import FairShare
 from ._graph import GraphSession, ItemResult
@@ -33,6 +34,14 @@ from ._record import SessionRecorder
 log = logging.getLogger("signify_graph.session")
 
 Send = Callable[[str], Awaitable[None]]
+
+
+def _encode(payload: dict[str, Any]) -> str:
+    """JSON text of a reply. orjson: ~10× faster than :mod:`json` on a reply, and it writes
+    numpy numbers as numbers and non-finite floats as ``null`` (json writes ``NaN``, which no
+    JSON parser in a browser reads)."""
+    options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    return orjson.dumps(payload, option=options).decode()
 
 
 class RateLimiter:
@@ -319,7 +328,14 @@ class ClientSession:
 
     async def _send_json(self, payload: dict[str, Any]) -> None:
         try:
-            await self._send(json.dumps(payload, separators=(",", ":")))
+            text = _encode(payload)
+        except TypeError as exc:  # a stage's reply holds something JSON cannot carry
+            log.exception("a reply could not be encoded as JSON", extra={"session": self.id})
+            self._metrics.errors.labels("stage_failed").inc()
+            message = f"the reply could not be encoded as JSON: {exc}"
+            text = _encode(error_reply("stage_failed", message, payload.get("id")))
+        try:
+            await self._send(text)
         except Exception:  # the connection is gone; the receive loop will notice and close
             log.debug("reply not delivered", extra={"session": self.id})
 

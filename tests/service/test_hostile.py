@@ -14,7 +14,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from signify_graph import FrameContext, Image, Kind, Port, Stage, create_host, hookimpl
+from signify_graph import (
+    FrameContext,
+    Hand,
+    Image,
+    Kind,
+    Port,
+    Reply,
+    Stage,
+    create_host,
+    hookimpl,
+)
 
 from .conftest import ROOT, client, next_reply, photo, receive_json, run, running_service
 from .test_service import aget
@@ -189,6 +199,62 @@ def test_a_slow_reader_holds_back_only_its_own_frames():
                 await slow.close()
         assert all(r["letter"] for r in replies)
         assert dropped > 100
+
+    run(scenario)
+
+
+class SetInReplyStage(Stage):
+    """Pass replies through, but give sessions whose client asked for it (``aspect`` 1.25) a
+    reply holding a set, which JSON cannot carry: a third-party stage's mistake."""
+
+    name = "set_in_reply"
+    inputs: ClassVar = {"reply": Port(Kind.REPLY), "hand": Port(Kind.HAND)}
+    output = Kind.REPLY
+
+    def process(self, frame: FrameContext, reply: Reply | None, hand: Hand | None) -> Any:
+        if reply is not None and hand is not None and hand.aspect == 1.25:
+            return {**reply, "tags": {"a", "b"}}
+        return reply
+
+
+class SetInReplyPlugin:
+    @staticmethod
+    @hookimpl
+    def signify_register_stages(registry: Any) -> None:
+        registry.add(SetInReplyStage)
+
+
+def test_a_reply_json_cannot_carry_is_a_stage_failed_error_not_silence(tmp_path: Path):
+    text = (
+        (ROOT / "pipelines" / "landmarks.yaml").read_text().replace("../models/", f"{ROOT}/models/")
+    )
+    text += "  - id: tagger\n    stage: set_in_reply\n    inputs: {reply: emit, hand: landmarks}\n"
+    pipeline = tmp_path / "tagged.yaml"
+    pipeline.write_text(text)
+    real = np.load(ROOT / "training" / "data" / "roboflow_valid.npz")["X"][0].tolist()
+
+    async def scenario() -> None:
+        async with (
+            running_service(
+                str(pipeline),
+                ["emit.min_interval_ms=0", "emit.heartbeat_ms=1"],
+                create_host([SetInReplyPlugin]),
+            ) as service,
+            client(service) as victim,
+            client(service) as bystander,
+        ):
+            bad = {"type": "landmarks", "landmarks": real, "aspect": 1.25, "id": 7}
+            await victim.send(json.dumps(bad))
+            error = await receive_json(victim)
+            await victim.send(json.dumps({"type": "landmarks", "landmarks": real, "id": 8}))
+            after = await next_reply(victim)
+            await bystander.send(json.dumps({"type": "landmarks", "landmarks": real}))
+            other = await next_reply(bystander)
+        assert error["error"]["code"] == "stage_failed"
+        assert "could not be encoded as JSON" in error["error"]["message"]
+        assert error["id"] == 7
+        assert after["letter"] and after["id"] == 8
+        assert other["letter"] == after["letter"]
 
     run(scenario)
 
