@@ -51,11 +51,28 @@ class FaultStage(Stage):
         return image
 
 
+class SetInReplyStage(Stage):
+    """Pass replies through, but give sessions whose client asked for it (``aspect`` 1.25) a
+    reply holding a set, which JSON cannot carry: a third-party stage's mistake."""
+
+    name = "set_in_reply"
+    inputs: ClassVar = {"reply": Port(Kind.REPLY), "hand": Port(Kind.HAND)}
+    output = Kind.REPLY
+
+    def process(self, frame: FrameContext, reply: Reply | None, hand: Hand | None) -> Any:
+        if reply is not None and hand is not None and hand.aspect == 1.25:
+            return {**reply, "tags": {"a", "b"}}
+        return reply
+
+
 class FaultPlugin:
+    """The faulty stages these tests put into pipelines."""
+
     @staticmethod
     @hookimpl
     def signify_register_stages(registry: Any) -> None:
         registry.add(FaultStage)
+        registry.add(SetInReplyStage)
 
 
 def _solid_jpeg(value: int) -> bytes:
@@ -203,27 +220,6 @@ def test_a_slow_reader_holds_back_only_its_own_frames():
     run(scenario)
 
 
-class SetInReplyStage(Stage):
-    """Pass replies through, but give sessions whose client asked for it (``aspect`` 1.25) a
-    reply holding a set, which JSON cannot carry: a third-party stage's mistake."""
-
-    name = "set_in_reply"
-    inputs: ClassVar = {"reply": Port(Kind.REPLY), "hand": Port(Kind.HAND)}
-    output = Kind.REPLY
-
-    def process(self, frame: FrameContext, reply: Reply | None, hand: Hand | None) -> Any:
-        if reply is not None and hand is not None and hand.aspect == 1.25:
-            return {**reply, "tags": {"a", "b"}}
-        return reply
-
-
-class SetInReplyPlugin:
-    @staticmethod
-    @hookimpl
-    def signify_register_stages(registry: Any) -> None:
-        registry.add(SetInReplyStage)
-
-
 def test_a_reply_json_cannot_carry_is_a_stage_failed_error_not_silence(tmp_path: Path):
     text = (
         (ROOT / "pipelines" / "landmarks.yaml").read_text().replace("../models/", f"{ROOT}/models/")
@@ -238,7 +234,7 @@ def test_a_reply_json_cannot_carry_is_a_stage_failed_error_not_silence(tmp_path:
             running_service(
                 str(pipeline),
                 ["emit.min_interval_ms=0", "emit.heartbeat_ms=1"],
-                create_host([SetInReplyPlugin]),
+                create_host([FaultPlugin]),
             ) as service,
             client(service) as victim,
             client(service) as bystander,
