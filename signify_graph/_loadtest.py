@@ -68,6 +68,8 @@ class ClientStats:
     sent: int = 0
     answered: int = 0
     latencies: list[float] = field(default_factory=list)
+    #: Seconds from the first frame sent to the first answer: how long a newcomer waits.
+    first_answer: float | None = None
     errors: Counter[str] = field(default_factory=Counter)
     failed: str | None = None
 
@@ -104,10 +106,12 @@ async def run_client(
                         if "error" not in reply:
                             stats.answered += 1
                             stats.latencies.append(loop.time() - sent_at[key])
+                            if stats.first_answer is None:
+                                stats.first_answer = loop.time() - first_sent
                         del sent_at[key]
 
+            first_sent = tick = loop.time()
             receiver = asyncio.create_task(receive())
-            tick = loop.time()
             frame = 0
             # One pose held for a second, like a signer, then the next.
             while tick < stop:
@@ -192,6 +196,7 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
         if latencies.size
         else (lambda q: None)
     )
+    firsts = np.asarray([r.first_answer for r in results if r.first_answer is not None]) * 1000
     return {
         "url": args.url,
         "clients": args.clients,
@@ -207,6 +212,10 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
             "p95": pct(95),
             "p99": pct(99),
             "max": round(float(latencies.max()), 2) if latencies.size else None,
+        },
+        "first_answer_ms": {
+            "p50": round(float(np.median(firsts)), 2) if firsts.size else None,
+            "max": round(float(firsts.max()), 2) if firsts.size else None,
         },
         "server_dropped": (after.get("dropped", 0) - before.get("dropped", 0)) if after else None,
         "server": samples,
@@ -260,6 +269,9 @@ def render(summary: dict[str, Any]) -> str:
         f"errors {summary['errors'] or 0}",
         f"latency ms: p50 {lat['p50']}  p95 {lat['p95']}  p99 {lat['p99']}  max {lat['max']}",
     ]
+    first = summary.get("first_answer_ms")
+    if first and first["max"] is not None:
+        lines.append(f"first frame sent → first answer, ms: p50 {first['p50']}  max {first['max']}")
     if summary["failed_clients"]:
         lines.append(
             f"failed clients: {len(summary['failed_clients'])}: {summary['failed_clients'][0]}"

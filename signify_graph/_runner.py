@@ -8,6 +8,12 @@ the next frame starts — never behind queued frames, and never concurrently wit
 frame (stage state is not thread-safe, and need not be). A frame beyond the session's fair
 rate waits, the same way, until a core is free for it (:mod:`._fairshare`).
 
+The session reads its client's messages from the moment the connection opens, while its stage
+sessions are still being made (a MediaPipe landmarker takes a while, longer on a busy server):
+frames that arrive meanwhile replace each other too, and the newest starts once the stage
+sessions are attached. Not reading them would leave them in the socket, to arrive later all
+at once: seconds old, and past the rate limit.
+
 The frame deadline times a frame from the moment a worker thread starts it: it exists to catch
 a stage that hangs, and a frame that waited for a free worker on a busy server has not hung.
 """
@@ -25,7 +31,7 @@ from typing import Any
 import orjson
 
 from ._fairshare import FairShare
-from ._graph import GraphSession, ItemResult
+from ._graph import Graph, GraphSession, ItemResult
 from ._kinds import Control
 from ._observe import Metrics
 from ._protocol import Frame, MessageParser, ProtocolError, Reset, error_reply
@@ -83,7 +89,8 @@ class ClientSession:
 
     def __init__(
         self,
-        graph_session: GraphSession,
+        graph: Graph,
+        session_id: str,
         parser: MessageParser,
         send: Send,
         pool: Executor,
@@ -97,8 +104,9 @@ class ClientSession:
         fair_rate: RateLimiter | None = None,
         closer: Executor | None = None,
     ) -> None:
-        self.id = graph_session.session_id
-        self._graph = graph_session
+        self.id = session_id
+        #: The stage sessions; ``None`` until :meth:`attach`.
+        self._graph: GraphSession | None = None
         self._parser = parser
         self._send = send
         self._pool = pool
@@ -121,9 +129,21 @@ class ClientSession:
         self._discard_running = False
         self._closing = False
         self.stalled = False
-        self._inline = graph_session.graph.inline_safe
-        node_ids = graph_session.graph.node_ids
-        self._stage_histograms = [metrics.stage_seconds.labels(node) for node in node_ids]
+        self._inline = graph.inline_safe
+        self._stage_histograms = [metrics.stage_seconds.labels(node) for node in graph.node_ids]
+
+    def attach(self, graph_session: GraphSession) -> None:
+        """The stage sessions are open: apply a reset that came meanwhile, start the newest
+        frame. After :meth:`close` began, only keep them, for it to close."""
+        self._graph = graph_session
+        if self._closing:
+            return
+        if self._pending_control is not None:
+            self._reset_graph(self._pending_control)
+            self._pending_control = None
+        if self._pending is not None:
+            waiting, self._pending = self._pending, None
+            self._start(waiting)
 
     # -- inbound ---------------------------------------------------------------------------
     async def on_message(self, message: str | bytes) -> None:
@@ -152,6 +172,7 @@ class ClientSession:
         self._submit(_Work(parsed.payload, now, index, parsed.id))
 
     def _reset_graph(self, control: Control) -> None:
+        assert self._graph is not None
         self._graph.reset(control)
         if self._recorder is not None:
             self._recorder.reset(control.target)
@@ -164,6 +185,8 @@ class ClientSession:
         if self._running is not None:
             self._pending_control = control
             self._discard_running = True
+        elif self._graph is None:
+            self._pending_control = control  # applied by attach()
         else:
             self._reset_graph(control)
 
@@ -171,7 +194,7 @@ class ClientSession:
         if self.stalled or self._closing:
             self._metrics.frames_dropped.labels("stalled").inc()
             return
-        if self._running is not None or self._deferred:
+        if self._running is not None or self._deferred or self._graph is None:
             if self._pending is not None:
                 self._metrics.frames_dropped.labels("superseded").inc()
             self._pending = work
@@ -215,6 +238,8 @@ class ClientSession:
         self._launch(work)
 
     def _launch(self, work: _Work) -> None:
+        graph = self._graph
+        assert graph is not None
         loop = asyncio.get_running_loop()
         arrival_ms = int((work.arrived - self._origin) * 1000)
         if self._recorder is not None:
@@ -223,14 +248,14 @@ class ClientSession:
             # Sub-millisecond graphs (landmarks in): a thread hand-off would cost more than
             # the work, so the frame runs right here, between two socket reads.
             self._running = loop.create_future()
-            self._running.set_result(self._graph.process(work.payload, arrival_ms=arrival_ms))
+            self._running.set_result(graph.process(work.payload, arrival_ms=arrival_ms))
             self._task = asyncio.create_task(self._finish(None, work, _Clock(time.monotonic())))
             return
         clock = _Clock()
 
         def run() -> ItemResult:
             clock.started = time.monotonic()
-            return self._graph.process(work.payload, arrival_ms=arrival_ms)
+            return graph.process(work.payload, arrival_ms=arrival_ms)
 
         submitted = self._pool.submit(run)
         self._running = asyncio.wrap_future(submitted, loop=loop)
@@ -270,8 +295,9 @@ class ClientSession:
             # Close the stage sessions on the worker thread once the hung call returns; the
             # event loop may be long gone by then, and an unclosed landmarker must not be
             # left to the garbage collector (its finaliser can deadlock).
-            if submitted is not None:
-                submitted.add_done_callback(lambda _: self._graph.close())
+            graph = self._graph
+            if submitted is not None and graph is not None:
+                submitted.add_done_callback(lambda _: graph.close())
             await self._on_stalled()
             return
         self._metrics.frames_processed.inc()
@@ -348,6 +374,8 @@ class ClientSession:
             return  # closed by the hung frame's done-callback
         while self._task is not None and not self._task.done():
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._graph is None:
+            return  # never opened
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._closer, self._graph.close)
         if self._recorder is not None:

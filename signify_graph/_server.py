@@ -29,6 +29,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 from websockets.typing import Origin
 
 from ._errors import StartupError
@@ -324,6 +325,33 @@ class Service:
         header = {**self.state.identity(), "overrides": self.overrides}
         return SessionRecorder(self.settings.record_dir, session_id, header)
 
+    async def _open_session(self, client: ClientSession, connection: ServerConnection) -> None:
+        """Make the client's stage sessions and attach them; close with 1011 if a stage refuses.
+
+        A graph of inline-safe stages opens in microseconds, right here on the event loop. On
+        a loaded server a round trip through the worker threads takes a few turns of the loop
+        (hundreds of milliseconds each at twice capacity): sessions opened one after another
+        that way kept newcomers waiting seconds for their first answer.
+        """
+        assert self.graph is not None
+        graph = self.graph
+        try:
+            if graph.inline_safe:
+                graph_session = graph.open_session(client.id)
+            else:
+                async with self._opening:
+                    if connection.state is State.CLOSED:
+                        return  # the client left while it waited: make nothing
+                    loop = asyncio.get_running_loop()
+                    graph_session = await loop.run_in_executor(
+                        self.pool, graph.open_session, client.id
+                    )
+        except Exception:
+            log.exception("the session could not be opened", extra={"session": client.id})
+            await connection.close(1011, "the session could not be opened")
+            return
+        client.attach(graph_session)
+
     async def _handle(self, connection: ServerConnection) -> None:
         assert self.graph is not None
         session_id = uuid.uuid4().hex[:12]
@@ -334,43 +362,42 @@ class Service:
             "Client connected",
             extra={"session": session_id, "remote": str(connection.remote_address)},
         )
-        loop = asyncio.get_running_loop()
-        client: ClientSession | None = None
+
+        async def stalled() -> None:
+            await connection.close(1011, "a stage exceeded the frame deadline")
+
+        client = ClientSession(
+            self.graph,
+            session_id,
+            MessageParser(self.graph.input_kind, self.labels),
+            connection.send,
+            self.pool,
+            metrics,
+            rate=RateLimiter(self.settings.max_messages_per_second, self.settings.rate_burst),
+            deadline_s=self.settings.frame_deadline_ms / 1000,
+            on_stalled=stalled,
+            recorder=self._recorder(session_id),
+            share=self.share,
+            fair_rate=self._fair_rate(),
+            closer=self.closer,
+        )
+        # Messages are read while the stage sessions are made (see _runner).
+        opening = asyncio.create_task(self._open_session(client, connection))
         watchdog: asyncio.Task[None] | None = None
+        idle = self.settings.idle_timeout
+        if idle > 0:
+            watchdog = asyncio.create_task(_close_when_idle(connection, client, idle, metrics))
         try:
-            async with self._opening:
-                graph_session = await loop.run_in_executor(
-                    self.pool, self.graph.open_session, session_id
-                )
-
-            async def stalled() -> None:
-                await connection.close(1011, "a stage exceeded the frame deadline")
-
-            client = ClientSession(
-                graph_session,
-                MessageParser(self.graph.input_kind, self.labels),
-                connection.send,
-                self.pool,
-                metrics,
-                rate=RateLimiter(self.settings.max_messages_per_second, self.settings.rate_burst),
-                deadline_s=self.settings.frame_deadline_ms / 1000,
-                on_stalled=stalled,
-                recorder=self._recorder(session_id),
-                share=self.share,
-                fair_rate=self._fair_rate(),
-                closer=self.closer,
-            )
-            idle = self.settings.idle_timeout
-            if idle > 0:
-                watchdog = asyncio.create_task(_close_when_idle(connection, client, idle, metrics))
             with contextlib.suppress(ConnectionClosed):
                 async for message in connection:
                     await client.on_message(message)
         finally:
             if watchdog is not None:
                 watchdog.cancel()
-            if client is not None:
-                await client.close()
+            # A landmarker being made on a worker cannot be stopped: wait for it, so that
+            # client.close() closes it rather than the garbage collector.
+            await asyncio.gather(opening, return_exceptions=True)
+            await client.close()
             state.sessions -= 1
             metrics.sessions.dec()
             log.info(

@@ -105,10 +105,11 @@ class Stage:
     #: The kind of the single output port.
     output: ClassVar[Kind]
     #: True only for stages that always finish in well under a millisecond and never block
-    #: (no I/O, no locks, no native inference that may stall). When every stage of a graph is
-    #: inline-safe the service runs frames on its event loop, saving the thread hand-off that
-    #: would otherwise cost more than the work; a stage that hangs there would stall every
-    #: session, so the default is False. Stages that are not inline-safe on branches of a
+    #: (no I/O, no locks, no native inference that may stall), in :meth:`open` as in
+    #: processing. When every stage of a graph is inline-safe the service opens sessions and
+    #: runs frames on its event loop, saving the thread hand-off that would otherwise cost
+    #: more than the work; a stage that hangs there would stall every session, so the default
+    #: is False. Stages that are not inline-safe on branches of a
     #: graph that do not depend on each other run at the same time, on different threads.
     inline_safe: ClassVar[bool] = False
 

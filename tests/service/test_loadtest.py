@@ -38,6 +38,8 @@ def test_every_landmark_frame_is_sent_answered_and_timed_and_the_server_is_read(
     assert summary["clients"] == 3 and not summary["failed_clients"] and not summary["errors"]
     assert 80 <= summary["sent"] <= 93  # 3 clients × 15 fps × 2 s, on a fixed schedule
     assert summary["answered"] == summary["sent"] and summary["unanswered"] == 0
+    first, latency = summary["first_answer_ms"], summary["latency_ms"]
+    assert 0 < first["p50"] <= first["max"] <= latency["max"] + 1.0
     latency = summary["latency_ms"]
     assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"] < 1000
     assert summary["server_dropped"] == 0
