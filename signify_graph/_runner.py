@@ -370,13 +370,14 @@ class ClientSession:
         self._closing = True
         self._stop_waiting()
         self._pending = None
-        if self.stalled:
-            return  # closed by the hung frame's done-callback
-        while self._task is not None and not self._task.done():
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._graph is None:
-            return  # never opened
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._closer, self._graph.close)
-        if self._recorder is not None:
-            self._recorder.close()
+        try:
+            if self.stalled:
+                return  # the stage sessions are closed by the hung frame's done-callback
+            while self._task is not None and not self._task.done():
+                await asyncio.gather(self._task, return_exceptions=True)
+            if self._graph is not None:  # None: they never opened
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self._closer, self._graph.close)
+        finally:
+            if self._recorder is not None:
+                self._recorder.close()

@@ -223,3 +223,35 @@ def test_a_client_that_leaves_while_its_session_waits_to_open_costs_no_landmarke
 
     opened, sessions = asyncio.run(scenario())
     assert opened == 1 and sessions == 1
+
+
+def test_the_recording_of_a_session_that_cannot_open_is_complete_when_it_ends(tmp_path: Path):
+    """``--record``: the session's file holds its header and every message it was sent, closed
+    (not left to the garbage collector) when the session ends."""
+    pipeline = str(_refusing_pipeline(tmp_path, "refuse_to_open"))
+    message = json.dumps({"type": "landmarks", "landmarks": LANDMARKS, "id": 1})
+    recordings = tmp_path / "recordings"
+
+    async def scenario() -> list[Path]:
+        host = create_host([RefusePlugin])
+        async with running_service(
+            pipeline, EVERY_LANDMARK_FRAME, host, record_dir=recordings
+        ) as service:
+            OPEN_REFUSED.set()
+            try:
+                with every_worker_busy(service) as release:
+                    refused = await client(service)
+                    await refused.send(message)
+                    await asyncio.sleep(0.2)  # read while the session waits to open
+                    release.set()
+                    await asyncio.wait_for(refused.wait_closed(), 5)
+                while service.state.sessions:
+                    await asyncio.sleep(0.01)
+                return sorted(recordings.glob("*.jsonl"))
+            finally:
+                OPEN_REFUSED.clear()
+
+    files = asyncio.run(scenario())
+    assert len(files) == 1
+    events = [json.loads(line) for line in files[0].read_text().splitlines()]
+    assert events[0]["format"] and events[1] == {"in": 0, "t": events[1]["t"], "text": message}
