@@ -48,6 +48,11 @@ class Metrics:
             "Sessions closed after SIGNIFY_IDLE_TIMEOUT seconds without a message",
             registry=r,
         )
+        self.sessions_flooding = Counter(
+            "signify_sessions_closed_flooding",
+            "Sessions closed for sending over SIGNIFY_FLOOD_FACTOR times the rate limit",
+            registry=r,
+        )
         self.messages = Counter("signify_messages_received", "Messages received", registry=r)
         self.frames_in = Counter("signify_frames_received", "Frames received", registry=r)
         self.frames_processed = Counter(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
@@ -51,11 +51,18 @@ def _encode(payload: dict[str, Any]) -> str:
 
 
 class RateLimiter:
-    """Token bucket: ``rate`` messages per second with bursts of ``burst``."""
+    """Token bucket: ``rate`` messages per second with bursts of ``burst``.
 
-    def __init__(self, rate: float, burst: int) -> None:
+    ``flood_factor`` > 0: :attr:`flooding` turns true once more than ``flood_factor × rate``
+    messages were refused within one second (counted in one-second windows).
+    """
+
+    def __init__(self, rate: float, burst: int, flood_factor: float = 0.0) -> None:
         self.rate, self.burst = rate, float(burst)
         self.tokens, self.stamp = float(burst), time.monotonic()
+        self._flood_limit = flood_factor * rate if flood_factor > 0 else float("inf")
+        self._window, self._refused = self.stamp, 0
+        self.flooding = False
 
     def allow(self, now: float) -> bool:
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
@@ -63,6 +70,11 @@ class RateLimiter:
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return True
+        if now - self._window >= 1.0:
+            self._window, self._refused = now, 0
+        self._refused += 1
+        if self._refused > self._flood_limit:
+            self.flooding = True
         return False
 
 
@@ -99,6 +111,7 @@ class ClientSession:
         rate: RateLimiter,
         deadline_s: float,
         on_stalled: Callable[[], Awaitable[None]],
+        on_flood: Callable[[], Coroutine[Any, Any, None]] | None = None,
         recorder: SessionRecorder | None = None,
         share: FairShare | None = None,
         fair_rate: RateLimiter | None = None,
@@ -115,6 +128,8 @@ class ClientSession:
         self._rate = rate
         self._deadline = deadline_s
         self._on_stalled = on_stalled
+        self._on_flood = on_flood
+        self._flood_task: asyncio.Task[None] | None = None
         self._recorder = recorder
         self._share = share
         self._fair_rate = fair_rate
@@ -152,8 +167,17 @@ class ClientSession:
         index = (
             -1 if self._recorder is None else self._recorder.inbound(now - self._origin, message)
         )
+        if self._flood_task is not None:
+            return  # being closed for flooding: read, not answered
         if not self._rate.allow(now):
             self._metrics.frames_dropped.labels("rate_limited").inc()
+            if self._rate.flooding and self._on_flood is not None:
+                self._metrics.sessions_flooding.inc()
+                log.warning(
+                    "closing a session that ignores rate_limited", extra={"session": self.id}
+                )
+                self._flood_task = asyncio.create_task(self._on_flood())
+                return
             await self.send_error("rate_limited", "too many messages; slow down")
             return
         try:

@@ -366,6 +366,11 @@ class Service:
         async def stalled() -> None:
             await connection.close(1011, "a stage exceeded the frame deadline")
 
+        limit = self.settings.max_messages_per_second
+
+        async def flooding() -> None:
+            await connection.close(1008, f"far more than {limit:g} messages/s; slow down")
+
         client = ClientSession(
             self.graph,
             session_id,
@@ -373,9 +378,10 @@ class Service:
             connection.send,
             self.pool,
             metrics,
-            rate=RateLimiter(self.settings.max_messages_per_second, self.settings.rate_burst),
+            rate=RateLimiter(limit, self.settings.rate_burst, self.settings.flood_factor),
             deadline_s=self.settings.frame_deadline_ms / 1000,
             on_stalled=stalled,
+            on_flood=flooding,
             recorder=self._recorder(session_id),
             share=self.share,
             fair_rate=self._fair_rate(),

@@ -5,6 +5,7 @@ other session carries on."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from websockets.exceptions import ConnectionClosed
 
 from signify_graph import (
     FrameContext,
@@ -378,3 +380,75 @@ def test_a_flood_from_one_client_barely_touches_the_others():
     assert len(quiet_all) >= sent - 2 and len(loud_all) >= sent - 2, (len(quiet_all), len(loud_all))
     # No queue behind the flooder (that would be hundreds of ms); see the docstring for 10 %.
     assert loud <= 3 * quiet + 20.0, f"p95 {quiet:.1f} ms alone, {loud:.1f} ms under a flood"
+
+
+def _flood_messages(count: int) -> list[str]:
+    real = np.load(ROOT / "training" / "data" / "roboflow_valid.npz")["X"][0].tolist()
+    return [json.dumps({"type": "landmarks", "landmarks": real, "id": i}) for i in range(count)]
+
+
+def test_a_client_that_ignores_rate_limited_is_closed_with_1008_and_others_go_on():
+    """Rate limit 5/s, flood factor 10: a client sending 400 messages at once is refused more
+    than 50 times within a second and closed with 1008 and a reason, counted in /metrics. A
+    bystander's session carries on. (One client sending as fast as it could kept a core busy
+    reading and refusing 25,000 messages/s.)"""
+
+    async def scenario() -> tuple[int | None, str | None, dict[str, Any], bytes]:
+        async with (
+            running_service(
+                "pipelines/landmarks.yaml",
+                ["emit.min_interval_ms=0", "emit.heartbeat_ms=1"],
+                max_messages_per_second=5,
+                rate_burst=2,
+                flood_factor=10,
+            ) as service,
+            client(service) as bystander,
+        ):
+            flooder = await client(service)
+
+            async def read_until_closed() -> None:  # the close comes behind the refusals
+                with contextlib.suppress(ConnectionClosed):
+                    async for _ in flooder:
+                        pass
+
+            reader = asyncio.create_task(read_until_closed())
+            with contextlib.suppress(ConnectionClosed):
+                for message in _flood_messages(400):
+                    await flooder.send(message)
+            await asyncio.wait_for(reader, 5)
+            await bystander.send(_flood_messages(1)[0])
+            reply = await next_reply(bystander)
+            _, metrics = await aget(service.health_port, "/metrics")
+            return flooder.close_code, flooder.close_reason, reply, metrics
+
+    code, reason, reply, metrics = asyncio.run(scenario())
+    assert (code, reason) == (1008, "far more than 5 messages/s; slow down")
+    assert reply.get("id") == 0 and reply["letter"]
+    assert b"signify_sessions_closed_flooding_total 1.0" in metrics
+
+
+def test_with_flood_factor_0_a_flooding_client_is_only_refused():
+    async def scenario() -> tuple[int, dict[str, Any]]:
+        async with (
+            running_service(
+                "pipelines/landmarks.yaml",
+                ["emit.min_interval_ms=0", "emit.heartbeat_ms=1"],
+                max_messages_per_second=5,
+                rate_burst=2,
+                flood_factor=0,
+            ) as service,
+            client(service) as ws,
+        ):
+            for message in _flood_messages(400):
+                await ws.send(message)
+            refused = 0
+            with contextlib.suppress(TimeoutError):
+                while True:  # until the replies stop coming
+                    reply = await receive_json(ws, timeout=1.0)
+                    refused += reply.get("error", {}).get("code") == "rate_limited"
+            # a second has passed: the bucket refilled, the session answers
+            await ws.send(_flood_messages(1)[0])
+            return refused, await next_reply(ws)
+
+    refused, reply = asyncio.run(scenario())
+    assert refused >= 390 and reply.get("id") == 0 and reply["letter"]
