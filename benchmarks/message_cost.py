@@ -71,7 +71,9 @@ def one_round(source: Path, clients: int) -> dict[str, float]:
         "SIGNIFY_RATE_LIMIT": "100",
         "SIGNIFY_RATE_BURST": "50",
     }
-    serve = [sys.executable, "-m", "signify_graph.cli", "serve", "pipelines/landmarks.yaml"]
+    # -P: without it ``-m`` puts the working directory (this checkout) first on sys.path, ahead
+    # of PYTHONPATH, and the "baseline" would run this checkout's engine.
+    serve = [sys.executable, "-P", "-m", "signify_graph.cli", "serve", "pipelines/landmarks.yaml"]
     serve += ["--set", "emit.min_interval_ms=0", "--set", "emit.heartbeat_ms=1"]
     server = subprocess.Popen(serve, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
     try:
