@@ -387,6 +387,17 @@ def _flood_messages(count: int) -> list[str]:
     return [json.dumps({"type": "landmarks", "landmarks": real, "id": i}) for i in range(count)]
 
 
+def _five_per_second(flood_factor: float) -> Any:
+    """The landmark pipeline, every frame answered, a rate limit of 5/s (burst 2)."""
+    return running_service(
+        "pipelines/landmarks.yaml",
+        ["emit.min_interval_ms=0", "emit.heartbeat_ms=1"],
+        max_messages_per_second=5,
+        rate_burst=2,
+        flood_factor=flood_factor,
+    )
+
+
 def test_a_client_that_ignores_rate_limited_is_closed_with_1008_and_others_go_on():
     """Rate limit 5/s, flood factor 10: a client sending 400 messages at once is refused more
     than 50 times within a second and closed with 1008 and a reason, counted in /metrics. A
@@ -395,13 +406,7 @@ def test_a_client_that_ignores_rate_limited_is_closed_with_1008_and_others_go_on
 
     async def scenario() -> tuple[int | None, str | None, dict[str, Any], bytes]:
         async with (
-            running_service(
-                "pipelines/landmarks.yaml",
-                ["emit.min_interval_ms=0", "emit.heartbeat_ms=1"],
-                max_messages_per_second=5,
-                rate_burst=2,
-                flood_factor=10,
-            ) as service,
+            _five_per_second(flood_factor=10) as service,
             client(service) as bystander,
         ):
             flooder = await client(service)
@@ -430,13 +435,7 @@ def test_a_client_that_ignores_rate_limited_is_closed_with_1008_and_others_go_on
 def test_with_flood_factor_0_a_flooding_client_is_only_refused():
     async def scenario() -> tuple[int, dict[str, Any]]:
         async with (
-            running_service(
-                "pipelines/landmarks.yaml",
-                ["emit.min_interval_ms=0", "emit.heartbeat_ms=1"],
-                max_messages_per_second=5,
-                rate_burst=2,
-                flood_factor=0,
-            ) as service,
+            _five_per_second(flood_factor=0) as service,
             client(service) as ws,
         ):
             for message in _flood_messages(400):
