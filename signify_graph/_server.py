@@ -371,29 +371,31 @@ class Service:
         async def flooding() -> None:
             await connection.close(1008, f"far more than {limit:g} messages/s; slow down")
 
-        client = ClientSession(
-            self.graph,
-            session_id,
-            MessageParser(self.graph.input_kind, self.labels),
-            connection.send,
-            self.pool,
-            metrics,
-            rate=RateLimiter(limit, self.settings.rate_burst, self.settings.flood_factor),
-            deadline_s=self.settings.frame_deadline_ms / 1000,
-            on_stalled=stalled,
-            on_flood=flooding,
-            recorder=self._recorder(session_id),
-            share=self.share,
-            fair_rate=self._fair_rate(),
-            closer=self.closer,
-        )
-        # Messages are read while the stage sessions are made (see _runner).
-        opening = asyncio.create_task(self._open_session(client, connection))
+        client: ClientSession | None = None
+        opening: asyncio.Task[None] | None = None
         watchdog: asyncio.Task[None] | None = None
-        idle = self.settings.idle_timeout
-        if idle > 0:
-            watchdog = asyncio.create_task(_close_when_idle(connection, client, idle, metrics))
         try:
+            client = ClientSession(
+                self.graph,
+                session_id,
+                MessageParser(self.graph.input_kind, self.labels),
+                connection.send,
+                self.pool,
+                metrics,
+                rate=RateLimiter(limit, self.settings.rate_burst, self.settings.flood_factor),
+                deadline_s=self.settings.frame_deadline_ms / 1000,
+                on_stalled=stalled,
+                on_flood=flooding,
+                recorder=self._recorder(session_id),
+                share=self.share,
+                fair_rate=self._fair_rate(),
+                closer=self.closer,
+            )
+            # Messages are read while the stage sessions are made (see _runner).
+            opening = asyncio.create_task(self._open_session(client, connection))
+            idle = self.settings.idle_timeout
+            if idle > 0:
+                watchdog = asyncio.create_task(_close_when_idle(connection, client, idle, metrics))
             with contextlib.suppress(ConnectionClosed):
                 async for message in connection:
                     await client.on_message(message)
@@ -402,8 +404,10 @@ class Service:
                 watchdog.cancel()
             # A landmarker being made on a worker cannot be stopped: wait for it, so that
             # client.close() closes it rather than the garbage collector.
-            await asyncio.gather(opening, return_exceptions=True)
-            await client.close()
+            if opening is not None:
+                await asyncio.gather(opening, return_exceptions=True)
+            if client is not None:
+                await client.close()
             state.sessions -= 1
             metrics.sessions.dec()
             log.info(

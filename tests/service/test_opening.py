@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -255,3 +256,28 @@ def test_the_recording_of_a_session_that_cannot_open_is_complete_when_it_ends(tm
     assert len(files) == 1
     events = [json.loads(line) for line in files[0].read_text().splitlines()]
     assert events[0]["format"] and events[1] == {"in": 0, "t": events[1]["t"], "text": message}
+
+
+def test_a_session_whose_recording_cannot_be_made_is_closed_and_not_counted(tmp_path: Path):
+    """``SIGNIFY_RECORD_DIR`` is a file (a mistake; or a full disk): the client is closed with
+    1011, and the session is not left counted against ``SIGNIFY_MAX_SESSIONS``."""
+    not_a_directory = tmp_path / "recordings"
+    not_a_directory.write_text("")
+
+    async def scenario() -> tuple[int | None, int]:
+        async with running_service(
+            "pipelines/landmarks.yaml", EVERY_LANDMARK_FRAME, record_dir=not_a_directory
+        ) as service:
+            ws = await client(service)
+            await asyncio.wait_for(ws.wait_closed(), 5)
+
+            async def no_sessions_left() -> None:
+                while service.state.sessions:
+                    await asyncio.sleep(0.01)
+
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(no_sessions_left(), 5)
+            return ws.close_code, service.state.sessions
+
+    code, sessions = asyncio.run(scenario())
+    assert code == 1011 and sessions == 0
