@@ -18,9 +18,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+
+from signify_graph._loadtest import messages
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,8 +33,7 @@ def server_cpu_seconds(metrics_url: str) -> float:
 
 
 async def flood(url: str, metrics_url: str, seconds: float) -> str:
-    points = np.load(ROOT / "training" / "data" / "roboflow_valid.npz")["X"][0].tolist()
-    message = json.dumps({"type": "landmarks", "landmarks": points})
+    message = json.dumps(messages(ROOT / "training" / "data" / "roboflow_valid.npz")[0])
     async with connect(url, compression=None) as ws:
         replies = 0
 

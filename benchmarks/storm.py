@@ -21,8 +21,9 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 from websockets.asyncio.client import connect
+
+from signify_graph._loadtest import messages
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,8 +45,7 @@ def first_message(source: Path | None) -> bytes | str:
     """A photo of the letter B as JPEG bytes, or the first hand of a landmark file as JSON."""
     if source is None:
         return next((ROOT / "tests" / "data" / "photos" / "B").glob("*.jpg")).read_bytes()
-    points = np.load(source)["X"][0].tolist()
-    return json.dumps({"type": "landmarks", "landmarks": points})
+    return json.dumps(messages(source)[0])
 
 
 async def storm(url: str, clients: int, stay: float, source: Path | None) -> list[float]:

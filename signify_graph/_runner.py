@@ -51,18 +51,16 @@ def _encode(payload: dict[str, Any]) -> str:
 
 
 class RateLimiter:
-    """Token bucket: ``rate`` messages per second with bursts of ``burst``.
+    """Token bucket: ``rate`` messages per second with bursts of ``burst``."""
 
-    ``flood_factor`` > 0: :attr:`flooding` turns true once more than ``flood_factor × rate``
-    messages were refused within one second (counted in one-second windows).
-    """
-
-    def __init__(self, rate: float, burst: int, flood_factor: float = 0.0) -> None:
+    def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = rate, float(burst)
         self.tokens, self.stamp = float(burst), time.monotonic()
-        self._flood_limit = flood_factor * rate if flood_factor > 0 else float("inf")
-        self._window, self._refused = self.stamp, 0
-        self.flooding = False
+
+    @classmethod
+    def per_second(cls, rate: float) -> RateLimiter:
+        """``rate`` a second, with a second's worth of burst."""
+        return cls(rate, max(1, round(rate)))
 
     def allow(self, now: float) -> bool:
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
@@ -70,11 +68,6 @@ class RateLimiter:
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return True
-        if now - self._window >= 1.0:
-            self._window, self._refused = now, 0
-        self._refused += 1
-        if self._refused > self._flood_limit:
-            self.flooding = True
         return False
 
 
@@ -110,8 +103,8 @@ class ClientSession:
         *,
         rate: RateLimiter,
         deadline_s: float,
-        on_stalled: Callable[[], Awaitable[None]],
-        on_flood: Callable[[], Coroutine[Any, Any, None]] | None = None,
+        close_connection: Callable[[int, str], Coroutine[Any, Any, None]],
+        flood: RateLimiter | None = None,
         recorder: SessionRecorder | None = None,
         share: FairShare | None = None,
         fair_rate: RateLimiter | None = None,
@@ -127,8 +120,9 @@ class ClientSession:
         self._metrics = metrics
         self._rate = rate
         self._deadline = deadline_s
-        self._on_stalled = on_stalled
-        self._on_flood = on_flood
+        self._close_connection = close_connection
+        #: Refusals beyond this rate close the connection (a client ignoring rate_limited).
+        self._flood = flood
         self._flood_task: asyncio.Task[None] | None = None
         self._recorder = recorder
         self._share = share
@@ -171,12 +165,13 @@ class ClientSession:
             return  # being closed for flooding: read, not answered
         if not self._rate.allow(now):
             self._metrics.frames_dropped.labels("rate_limited").inc()
-            if self._rate.flooding and self._on_flood is not None:
+            if self._flood is not None and not self._flood.allow(now):
                 self._metrics.sessions_flooding.inc()
                 log.warning(
                     "closing a session that ignores rate_limited", extra={"session": self.id}
                 )
-                self._flood_task = asyncio.create_task(self._on_flood())
+                reason = f"far more than {self._rate.rate:g} messages/s; slow down"
+                self._flood_task = asyncio.create_task(self._close_connection(1008, reason))
                 return
             await self.send_error("rate_limited", "too many messages; slow down")
             return
@@ -322,7 +317,7 @@ class ClientSession:
             graph = self._graph
             if submitted is not None and graph is not None:
                 submitted.add_done_callback(lambda _: graph.close())
-            await self._on_stalled()
+            await self._close_connection(1011, "a stage exceeded the frame deadline")
             return
         self._metrics.frames_processed.inc()
         for histogram, spent in zip(self._stage_histograms, result.timings_ns, strict=False):

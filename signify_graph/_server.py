@@ -316,8 +316,12 @@ class Service:
     # -- sessions --------------------------------------------------------------------------
     def _fair_rate(self) -> RateLimiter | None:
         """Each session's fair share: its rate, with a second's worth of burst for jitter."""
-        rate = self.settings.fair_rate
-        return RateLimiter(rate, max(1, round(rate))) if self.share is not None else None
+        return RateLimiter.per_second(self.settings.fair_rate) if self.share is not None else None
+
+    def _flood_limit(self) -> RateLimiter | None:
+        """How fast a session may be refused before it is closed (SIGNIFY_FLOOD_FACTOR)."""
+        factor, rate = self.settings.flood_factor, self.settings.max_messages_per_second
+        return RateLimiter.per_second(factor * rate) if factor > 0 else None
 
     def _recorder(self, session_id: str) -> SessionRecorder | None:
         if self.settings.record_dir is None:
@@ -363,14 +367,6 @@ class Service:
             extra={"session": session_id, "remote": str(connection.remote_address)},
         )
 
-        async def stalled() -> None:
-            await connection.close(1011, "a stage exceeded the frame deadline")
-
-        limit = self.settings.max_messages_per_second
-
-        async def flooding() -> None:
-            await connection.close(1008, f"far more than {limit:g} messages/s; slow down")
-
         client: ClientSession | None = None
         opening: asyncio.Task[None] | None = None
         watchdog: asyncio.Task[None] | None = None
@@ -382,10 +378,10 @@ class Service:
                 connection.send,
                 self.pool,
                 metrics,
-                rate=RateLimiter(limit, self.settings.rate_burst, self.settings.flood_factor),
+                rate=RateLimiter(self.settings.max_messages_per_second, self.settings.rate_burst),
                 deadline_s=self.settings.frame_deadline_ms / 1000,
-                on_stalled=stalled,
-                on_flood=flooding,
+                close_connection=connection.close,
+                flood=self._flood_limit(),
                 recorder=self._recorder(session_id),
                 share=self.share,
                 fair_rate=self._fair_rate(),

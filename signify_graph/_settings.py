@@ -55,9 +55,10 @@ class ServiceSettings(BaseModel):
     """Per-session message rate; messages above it are answered with ``rate_limited``."""
     rate_burst: int = Field(15, ge=1, le=100_000, validation_alias="SIGNIFY_RATE_BURST")
     flood_factor: float = Field(10.0, ge=0, le=10_000, validation_alias="SIGNIFY_FLOOD_FACTOR")
-    """A session refused more than this many times ``SIGNIFY_RATE_LIMIT`` messages within one
-    second is closed with 1008: a client that ignores ``rate_limited`` would otherwise keep a
-    core busy reading and refusing (one client sent 25,000 messages/s). 0 never closes."""
+    """A session refused faster than this many times ``SIGNIFY_RATE_LIMIT`` a second (a second's
+    worth at once included) is closed with 1008: a client that ignores ``rate_limited`` would
+    otherwise keep a core busy reading and refusing (one client sent 35,000 messages/s). 0
+    never closes."""
     fair_rate: float = Field(15.0, ge=0, le=10_000, validation_alias="SIGNIFY_FAIR_RATE")
     """Frames per second of each session that always start at once. A faster session's
     further frames start only while a CPU core stays free for the others (so on an idle

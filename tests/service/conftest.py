@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -24,6 +25,13 @@ EVERY_FRAME = [
     "emit.heartbeat_ms=1",
     "hands.pad=0.25",
 ]
+#: The same for pipelines/landmarks.yaml.
+EVERY_LANDMARK_FRAME = ["emit.min_interval_ms=0", "emit.heartbeat_ms=1"]
+#: Real landmarks (21 × 3, raw image coordinates), found by the hands stage on a public-domain
+#: photo of the training data.
+REAL_LANDMARKS: list[list[float]] = np.load(ROOT / "training" / "data" / "roboflow_valid.npz")["X"][
+    0
+].tolist()
 
 
 def photo(letter: str, index: int = 0) -> bytes:

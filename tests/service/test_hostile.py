@@ -28,7 +28,17 @@ from signify_graph import (
     hookimpl,
 )
 
-from .conftest import ROOT, client, next_reply, photo, receive_json, run, running_service
+from .conftest import (
+    EVERY_LANDMARK_FRAME,
+    REAL_LANDMARKS,
+    ROOT,
+    client,
+    next_reply,
+    photo,
+    receive_json,
+    run,
+    running_service,
+)
 from .test_service import aget
 
 RELEASE_HANG = threading.Event()
@@ -229,24 +239,24 @@ def test_a_reply_json_cannot_carry_is_a_stage_failed_error_not_silence(tmp_path:
     text += "  - id: tagger\n    stage: set_in_reply\n    inputs: {reply: emit, hand: landmarks}\n"
     pipeline = tmp_path / "tagged.yaml"
     pipeline.write_text(text)
-    real = np.load(ROOT / "training" / "data" / "roboflow_valid.npz")["X"][0].tolist()
 
     async def scenario() -> None:
         async with (
             running_service(
                 str(pipeline),
-                ["emit.min_interval_ms=0", "emit.heartbeat_ms=1"],
+                EVERY_LANDMARK_FRAME,
                 create_host([FaultPlugin]),
             ) as service,
             client(service) as victim,
             client(service) as bystander,
         ):
-            bad = {"type": "landmarks", "landmarks": real, "aspect": 1.25, "id": 7}
+            bad = {"type": "landmarks", "landmarks": REAL_LANDMARKS, "aspect": 1.25, "id": 7}
             await victim.send(json.dumps(bad))
             error = await receive_json(victim)
-            await victim.send(json.dumps({"type": "landmarks", "landmarks": real, "id": 8}))
+            good = {"type": "landmarks", "landmarks": REAL_LANDMARKS}
+            await victim.send(json.dumps({**good, "id": 8}))
             after = await next_reply(victim)
-            await bystander.send(json.dumps({"type": "landmarks", "landmarks": real}))
+            await bystander.send(json.dumps(good))
             other = await next_reply(bystander)
         assert error["error"]["code"] == "stage_failed"
         assert "could not be encoded as JSON" in error["error"]["message"]
@@ -267,15 +277,11 @@ BAD_LANDMARKS = [
 
 
 def test_bad_landmarks_are_refused_and_the_session_and_others_go_on():
-    # Real landmarks, detected by the hands stage on a public-domain photo (training data).
-    real = np.load(ROOT / "training" / "data" / "roboflow_valid.npz")["X"][0]
-    good = {"type": "landmarks", "landmarks": real.tolist()}
+    good = {"type": "landmarks", "landmarks": REAL_LANDMARKS}
 
     async def scenario() -> None:
         async with (
-            running_service(
-                "pipelines/landmarks.yaml", ["emit.min_interval_ms=0", "emit.heartbeat_ms=1"]
-            ) as service,
+            running_service("pipelines/landmarks.yaml", EVERY_LANDMARK_FRAME) as service,
             client(service) as ws,
             client(service) as bystander,
         ):
@@ -383,15 +389,17 @@ def test_a_flood_from_one_client_barely_touches_the_others():
 
 
 def _flood_messages(count: int) -> list[str]:
-    real = np.load(ROOT / "training" / "data" / "roboflow_valid.npz")["X"][0].tolist()
-    return [json.dumps({"type": "landmarks", "landmarks": real, "id": i}) for i in range(count)]
+    return [
+        json.dumps({"type": "landmarks", "landmarks": REAL_LANDMARKS, "id": i})
+        for i in range(count)
+    ]
 
 
 def _five_per_second(flood_factor: float) -> Any:
     """The landmark pipeline, every frame answered, a rate limit of 5/s (burst 2)."""
     return running_service(
         "pipelines/landmarks.yaml",
-        ["emit.min_interval_ms=0", "emit.heartbeat_ms=1"],
+        EVERY_LANDMARK_FRAME,
         max_messages_per_second=5,
         rate_burst=2,
         flood_factor=flood_factor,

@@ -9,9 +9,7 @@ import subprocess
 import sys
 from typing import Any
 
-from .conftest import ROOT, running_service
-
-EVERY_LANDMARK_FRAME = ["emit.min_interval_ms=0", "emit.heartbeat_ms=1"]
+from .conftest import EVERY_LANDMARK_FRAME, ROOT, running_service
 
 
 async def loadtest(*args: str) -> tuple[int, dict[str, Any]]:

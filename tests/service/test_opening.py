@@ -14,18 +14,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import pytest
 from websockets.protocol import State
 
 from signify_graph import FrameContext, Hand, Kind, Port, Stage, StageSession, create_host, hookimpl
 
-from .conftest import ROOT, client, next_reply, photo, receive_json, running_service
+from .conftest import (
+    EVERY_LANDMARK_FRAME,
+    REAL_LANDMARKS,
+    ROOT,
+    client,
+    next_reply,
+    photo,
+    receive_json,
+    running_service,
+)
 from .test_service import aget
-
-EVERY_LANDMARK_FRAME = ["emit.min_interval_ms=0", "emit.heartbeat_ms=1"]
-#: Real landmarks, found by the hands stage on a public-domain photo (training data).
-LANDMARKS = np.load(ROOT / "training" / "data" / "roboflow_valid.npz")["X"][0].tolist()
 
 
 @contextmanager
@@ -52,7 +56,7 @@ def test_a_landmark_session_opens_and_answers_while_every_worker_thread_is_busy(
             with every_worker_busy(service):
                 async with client(service) as ws:
                     await ws.send(
-                        json.dumps({"type": "landmarks", "landmarks": LANDMARKS, "id": 7})
+                        json.dumps({"type": "landmarks", "landmarks": REAL_LANDMARKS, "id": 7})
                     )
                     return await next_reply(ws, timeout=5)
 
@@ -145,7 +149,7 @@ def test_a_session_that_cannot_open_is_closed_with_1011_and_the_server_serves_on
     traceback, the session is not counted, ``/ready`` stays 200, and once stages open again
     a new client is served."""
     pipeline = str(_refusing_pipeline(tmp_path, stage))
-    message = json.dumps({"type": "landmarks", "landmarks": LANDMARKS, "id": 1})
+    message = json.dumps({"type": "landmarks", "landmarks": REAL_LANDMARKS, "id": 1})
 
     async def scenario() -> tuple[int | None, str, int, int, dict[str, Any]]:
         host = create_host([RefusePlugin])
@@ -230,7 +234,7 @@ def test_the_recording_of_a_session_that_cannot_open_is_complete_when_it_ends(tm
     """``--record``: the session's file holds its header and every message it was sent, closed
     (not left to the garbage collector) when the session ends."""
     pipeline = str(_refusing_pipeline(tmp_path, "refuse_to_open"))
-    message = json.dumps({"type": "landmarks", "landmarks": LANDMARKS, "id": 1})
+    message = json.dumps({"type": "landmarks", "landmarks": REAL_LANDMARKS, "id": 1})
     recordings = tmp_path / "recordings"
 
     async def scenario() -> list[Path]:
