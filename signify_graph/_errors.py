@@ -15,11 +15,17 @@
 
   * :class:`StartupError` — anything that must stop the service before it listens; the CLI
     prints its one-line message and exits non-zero.
+  * :class:`ProtocolError` — a WebSocket message the service cannot accept (not JSON, an
+    unknown type, a bad target…). Carries the stable ``code`` the client sees; the
+    connection stays open.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: The ``id`` a client may give a message, echoed in its reply or error.
+ClientId = str | int | None
 
 
 class SignifyError(Exception):
@@ -86,3 +92,13 @@ class StageConfigError(SignifyError):
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+
+
+class ProtocolError(SignifyError):
+    """A message the server cannot accept; ``code`` is what the client sees."""
+
+    def __init__(self, code: str, message: str, client_id: ClientId = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.client_id = client_id

@@ -25,7 +25,7 @@ from ._branches import Branches, Step, find_branches, run_branches
 from ._errors import PipelineInvalid, Problem, SignifyError, StageConfigError, StageError
 from ._host import PluginHost
 from ._kinds import Control, FrameContext, Kind
-from ._pipeline import GRAPH_INPUT, NodePlan, PipelinePlan
+from ._pipeline import GRAPH_INPUT, PipelinePlan
 from ._settings import cpu_cores
 from ._stage import LoadContext, Stage, StageSession
 
@@ -88,8 +88,10 @@ class Graph:
     def input_kind(self) -> Kind:
         return self.plan.input_kind
 
-    def node(self, node_id: str) -> NodePlan:
-        return next(n for n in self.plan.nodes if n.id == node_id)
+    @property
+    def labels(self) -> tuple[str, ...] | None:
+        """The labels of the first stage that declares them (the classifier's), if any."""
+        return next((s.labels for s in self.stages.values() if s.labels is not None), None)
 
     def find(self, kind: Kind) -> list[str]:
         """Node ids whose output is ``kind``, in execution order."""

@@ -12,7 +12,7 @@ sees it explicitly and the reply can say ``no_hand`` instead of inventing a lett
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -121,4 +121,3 @@ class FrameContext:
     session_id: str
     sequence: int
     timestamp_ms: int
-    extras: dict[str, Any] = field(default_factory=dict)

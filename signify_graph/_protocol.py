@@ -23,19 +23,18 @@ from typing import Any
 
 import orjson
 
+from ._errors import ClientId, ProtocolError
 from ._kinds import Control, Kind
 
-PROTOCOL_VERSION = 1
-
-
-class ProtocolError(Exception):
-    """A message the server cannot accept; ``code`` is what the client sees."""
-
-    def __init__(self, code: str, message: str, client_id: str | int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.client_id = client_id
+__all__ = [
+    "ClientId",
+    "Frame",
+    "Message",
+    "MessageParser",
+    "ProtocolError",
+    "Reset",
+    "error_payload",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +42,17 @@ class Frame:
     """An item for the graph: ``payload`` matches the pipeline's input kind."""
 
     payload: Any
-    #: Set when a legacy message also changes the target (reset first, then the frame).
+    #: Set when an old-style message also changes the target (reset first, then the frame).
     control: Control | None = None
-    legacy: bool = False
     #: The client's ``id`` for this frame, echoed in its reply or error.
-    id: str | int | None = None
+    id: ClientId = None
 
 
 @dataclass(frozen=True, slots=True)
 class Reset:
+    """Start over, with ``control``'s target."""
+
     control: Control
-    legacy: bool = False
 
 
 Message = Frame | Reset
@@ -69,14 +68,16 @@ def _strict_loads(message: str) -> Any:
         raise ProtocolError("bad_json", f"the message is not valid JSON: {exc}") from None
 
 
-def error_reply(code: str, message: str, client_id: str | int | None = None) -> dict[str, Any]:
+def error_payload(code: str, message: str, client_id: ClientId = None) -> dict[str, Any]:
+    """The one shape of every error a client sees, on the socket or over HTTP:
+    ``{"error": {"code", "message"}}``, with the ``id`` of the message it answers, if any."""
     reply: dict[str, Any] = {"error": {"code": code, "message": message}}
     if client_id is not None:
         reply["id"] = client_id
     return reply
 
 
-def _client_id(data: dict[str, Any]) -> str | int | None:
+def _client_id(data: dict[str, Any]) -> ClientId:
     value = data.get("id")
     if value is None:
         return None
@@ -134,7 +135,7 @@ class MessageParser:
             exc.client_id = client_id
             raise
 
-    def _parse_object(self, data: dict[str, Any], client_id: str | int | None) -> Message:
+    def _parse_object(self, data: dict[str, Any], client_id: ClientId) -> Message:
         if "type" not in data and ("jpeg_blob" in data or "new_word_letter" in data):
             return self._legacy(data, client_id)
         kind = data.get("type")
@@ -155,13 +156,13 @@ class MessageParser:
             "unknown_message", f"unknown message type {kind!r}; expected frame, landmarks or reset"
         )
 
-    def _legacy(self, data: dict[str, Any], client_id: str | int | None) -> Message:
+    def _legacy(self, data: dict[str, Any], client_id: ClientId) -> Message:
         blob = data.get("jpeg_blob")
         target = self._target(data.get("new_word_letter"))
         if blob is None:
-            return Reset(self._control(target), legacy=True)
+            return Reset(self._control(target))
         if not isinstance(blob, str):
             raise ProtocolError("bad_message", "'jpeg_blob' must be base64 text or null")
         self._expect(Kind.ENCODED_IMAGE)
         control = self._control(target) if target != self.target else None
-        return Frame(blob, control, legacy=True, id=client_id)
+        return Frame(blob, control, id=client_id)

@@ -14,7 +14,6 @@ import http
 import json
 import logging
 import signal
-import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,29 +32,21 @@ from websockets.protocol import State
 from websockets.typing import Origin
 
 from ._errors import StartupError
-from ._fairshare import FairShare
 from ._graph import Graph, build_graph
 from ._host import PluginHost
 from ._kinds import Kind
 from ._memory import malloc_trim, trim_every
-from ._observe import Metrics, ServiceState
+from ._observe import ServiceState
 from ._pipeline import plan_pipeline
-from ._protocol import MessageParser
 from ._record import SessionRecorder
-from ._runner import ClientSession, RateLimiter
 from ._settings import ServiceSettings, cpu_cores
+from .service.driver import ClientSession, SessionServices
+from .service.fairshare import FairShare
+from .service.session import SessionPolicy
 
 log = logging.getLogger("signify_graph.server")
 WEB_ROOT = Path(__file__).with_name("web")
 _CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css"}
-
-
-def _labels(graph: Graph) -> tuple[str, ...] | None:
-    for stage in graph.stages.values():
-        labels = getattr(stage, "labels", None)
-        if isinstance(labels, tuple):
-            return labels
-    return None
 
 
 def _warm_up(graph: Graph) -> None:
@@ -87,22 +78,6 @@ def _json(status: int, payload: dict[str, Any]) -> Response:
     return _response(status, json.dumps(payload).encode(), "application/json")
 
 
-async def _close_when_idle(
-    connection: ServerConnection, client: ClientSession, idle: float, metrics: Metrics
-) -> None:
-    """Close the connection once its client has sent nothing for ``idle`` seconds.
-
-    A watchdog per session rather than a timeout around every receive: it costs nothing per
-    message, which matters at thousands of landmark messages a second."""
-    while True:
-        quiet = time.monotonic() - client.last_message
-        if quiet >= idle:
-            metrics.sessions_idle.inc()
-            await connection.close(1000, f"no message for {idle:g} s")
-            return
-        await asyncio.sleep(idle - quiet)
-
-
 class Service:
     """One running service. ``await start()``, then ``await drain()`` (or ``run()`` for both)."""
 
@@ -126,7 +101,8 @@ class Service:
         # cores open sessions at once.
         self._opening = asyncio.Semaphore(max(1, cores // 2))
         self.graph: Graph | None = None
-        self.labels: tuple[str, ...] | None = None
+        self.policy = SessionPolicy.from_settings(settings)
+        self._services = SessionServices(self.pool, self.state.metrics, self.share, self.closer)
         self._ws: Server | None = None
         self._health: web.AppRunner | None = None
         self._lag_task: asyncio.Task[None] | None = None
@@ -148,7 +124,6 @@ class Service:
         plan = plan_pipeline(s.pipeline, self.host.registry, overrides=self.overrides)
         self.graph = await loop.run_in_executor(self.pool, build_graph, plan, self.host)
         await loop.run_in_executor(self.pool, _warm_up, self.graph)
-        self.labels = _labels(self.graph)
         self.state.graph = self.graph
         if s.keypoint_buffer_size is not None:
             log.info(
@@ -314,15 +289,6 @@ class Service:
                 worst = 0.0
 
     # -- sessions --------------------------------------------------------------------------
-    def _fair_rate(self) -> RateLimiter | None:
-        """Each session's fair share: its rate, with a second's worth of burst for jitter."""
-        return RateLimiter.per_second(self.settings.fair_rate) if self.share is not None else None
-
-    def _flood_limit(self) -> RateLimiter | None:
-        """How fast a session may be refused before it is closed (SIGNIFY_FLOOD_FACTOR)."""
-        factor, rate = self.settings.flood_factor, self.settings.max_messages_per_second
-        return RateLimiter.per_second(factor * rate) if factor > 0 else None
-
     def _recorder(self, session_id: str) -> SessionRecorder | None:
         if self.settings.record_dir is None:
             return None
@@ -374,24 +340,15 @@ class Service:
             client = ClientSession(
                 self.graph,
                 session_id,
-                MessageParser(self.graph.input_kind, self.labels),
-                connection.send,
-                self.pool,
-                metrics,
-                rate=RateLimiter(self.settings.max_messages_per_second, self.settings.rate_burst),
-                deadline_s=self.settings.frame_deadline_ms / 1000,
-                close_connection=connection.close,
-                flood=self._flood_limit(),
+                connection,
+                self._services,
+                self.policy,
                 recorder=self._recorder(session_id),
-                share=self.share,
-                fair_rate=self._fair_rate(),
-                closer=self.closer,
             )
-            # Messages are read while the stage sessions are made (see _runner).
+            # Messages are read while the stage sessions are made (see service.session).
             opening = asyncio.create_task(self._open_session(client, connection))
-            idle = self.settings.idle_timeout
-            if idle > 0:
-                watchdog = asyncio.create_task(_close_when_idle(connection, client, idle, metrics))
+            if self.policy.idle_timeout > 0:
+                watchdog = asyncio.create_task(client.watch_idle())
             with contextlib.suppress(ConnectionClosed):
                 async for message in connection:
                     await client.on_message(message)

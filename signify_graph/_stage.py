@@ -118,6 +118,21 @@ class Stage:
         self.params = params
         self.context = context
 
+    @property
+    def labels(self) -> tuple[str, ...] | None:
+        """What this stage's probabilities name, in order; ``None`` unless it classifies.
+
+        A classifier declares them (its model names them), and the service uses the first
+        classifier's to refuse a reset target that is not one of them (``bad_target``)."""
+        return None
+
+    @property
+    def contract(self) -> str | None:
+        """The name of the normalisation this stage's features follow; ``None`` unless it
+        produces features. A classifier compares it, in :meth:`check_sources`, with the one
+        its model was trained on, so a mismatch fails when the graph is built."""
+        return None
+
     def check_sources(self, sources: Mapping[str, Stage]) -> Iterable[str]:
         """Check the stages feeding each input port; yield a message per problem.
 

@@ -95,7 +95,7 @@ class ClassifyStage(Stage):
             raise StageConfigError(
                 "the model's 'labels' metadata must be a list of strings", param="model"
             )
-        self.labels: tuple[str, ...] = tuple(labels)
+        self._labels: tuple[str, ...] = tuple(labels)
         self.normalization = _metadata(meta, "normalization")
         self.metadata = dict(meta)
         (model_input,) = self.session.get_inputs()
@@ -117,6 +117,11 @@ class ClassifyStage(Stage):
                 param="model",
             )
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The model's labels, in the order of its output."""
+        return self._labels
+
     def identity(self) -> Mapping[str, Any]:
         return {
             "model": str(self.params.model),
@@ -127,7 +132,8 @@ class ClassifyStage(Stage):
         }
 
     def check_sources(self, sources: Mapping[str, Stage]) -> Iterable[str]:
-        contract = getattr(sources.get("features"), "contract", None)
+        source = sources.get("features")
+        contract = None if source is None else source.contract
         if contract != self.normalization:
             yield (
                 f"the model was trained on '{self.normalization}' features but its input "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from signify_graph._fairshare import FairShare
+from signify_graph.service.fairshare import FairShare
 
 from .conftest import client, photo, run, running_service
 from .test_hostile import _dropped, _stream

@@ -27,13 +27,13 @@ def test_a_legacy_frame_with_an_unchanged_letter_does_not_reset():
     parser = image_parser()
     first = parser.parse(json.dumps({"jpeg_blob": "AAAA", "new_word_letter": "b"}))
     second = parser.parse(json.dumps({"jpeg_blob": "AAAA", "new_word_letter": "B"}))
-    assert first == Frame("AAAA", Control("B"), legacy=True)
-    assert second == Frame("AAAA", None, legacy=True)
+    assert first == Frame("AAAA", Control("B"))
+    assert second == Frame("AAAA", None)
 
 
 def test_a_legacy_null_blob_is_a_reset_with_the_new_target():
     assert image_parser().parse('{"jpeg_blob": null, "new_word_letter": "C"}') == Reset(
-        Control("C"), legacy=True
+        Control("C")
     )
 
 
