@@ -36,7 +36,7 @@ from signify_graph import (
     hookimpl,
     plan_pipeline,
 )
-from signify_graph._bench import cpu_model
+from signify_graph.tools.bench import cpu_model
 
 GOAL_US = 20.0
 CLOCKS: dict[str, Callable[[], int]] = {"cpu": time.thread_time_ns, "wall": time.perf_counter_ns}

@@ -21,7 +21,7 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from signify_graph._loadtest import messages
+from signify_graph.tools.loadtest import messages
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._branches import Branches, Step, find_branches, run_branches
+from ._cores import cpu_cores
 from ._errors import PipelineInvalid, Problem, SignifyError, StageConfigError, StageError
 from ._host import PluginHost
 from ._kinds import Control, FrameContext, Kind
 from ._pipeline import GRAPH_INPUT, PipelinePlan
-from ._settings import cpu_cores
 from ._stage import LoadContext, Stage, StageSession
 
 log = logging.getLogger(__name__)

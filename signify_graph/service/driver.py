@@ -22,10 +22,10 @@ from typing import Any, Protocol
 import orjson
 
 from .._graph import Graph, GraphSession, ItemResult
-from .._observe import Metrics
-from .._protocol import MessageParser, error_payload
-from .._record import SessionRecorder
 from .fairshare import FairShare
+from .observe import Metrics
+from .protocol import MessageParser, error_payload
+from .record import SessionRecorder
 from .session import (
     Accepted,
     Action,

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._kinds import Control
-from .._protocol import ClientId, Frame, MessageParser, ProtocolError, error_payload
+from .protocol import ClientId, Frame, MessageParser, ProtocolError, error_payload
 
 if TYPE_CHECKING:
     from .fairshare import FairShare

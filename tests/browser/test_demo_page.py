@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from signify_graph import create_host
-from signify_graph._server import Service
-from signify_graph._settings import load_settings
+from signify_graph.service.server import Service
+from signify_graph.service.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = ROOT / "tests" / "data" / "photos"

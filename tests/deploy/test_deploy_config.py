@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from signify_graph import create_host
-from signify_graph._server import Service
-from signify_graph._settings import ServiceSettings, load_settings
 from signify_graph._source import _PLACEHOLDER
+from signify_graph.service.server import Service
+from signify_graph.service.settings import ServiceSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_LINE = re.compile(r"^#?\s*(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")

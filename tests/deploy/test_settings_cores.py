@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from signify_graph._settings import cpu_cores
+from signify_graph._cores import cpu_cores
 
 HOST = len(os.sched_getaffinity(0))
 

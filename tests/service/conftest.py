@@ -14,8 +14,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from signify_graph import PluginHost, create_host
-from signify_graph._server import Service
-from signify_graph._settings import load_settings
+from signify_graph.service.server import Service
+from signify_graph.service.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = ROOT / "tests" / "data" / "photos"

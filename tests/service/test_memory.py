@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from signify_graph._memory import malloc_trim
+from signify_graph.service.memory import malloc_trim
 
 from .conftest import run, running_service
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(malloc_trim() is None, reason="the C library has
 FRAGMENTED_HEAP = textwrap.dedent(
     """
     import json, os
-    from signify_graph._memory import malloc_trim
+    from signify_graph.service.memory import malloc_trim
 
     def rss():
         with open("/proc/self/statm") as statm:

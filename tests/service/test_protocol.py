@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from signify_graph import Control, Kind
-from signify_graph._protocol import Frame, MessageParser, ProtocolError, Reset
+from signify_graph.service.protocol import Frame, MessageParser, ProtocolError, Reset
 
 LABELS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 PROTOCOL_CODES = {"bad_json", "bad_message", "unknown_message", "bad_target", "wrong_input"}

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from signify_graph import Control, Kind
-from signify_graph._protocol import MessageParser
 from signify_graph.service.fairshare import FairShare
+from signify_graph.service.protocol import MessageParser
 from signify_graph.service.session import (
     Accepted,
     Action,
@@ -367,7 +367,7 @@ def test_a_bad_message_is_answered_with_its_code_and_the_session_goes_on():
 
 
 def test_the_policy_is_read_from_the_settings():
-    from signify_graph._settings import load_settings
+    from signify_graph.service.settings import load_settings
 
     settings = load_settings({"SIGNIFY_RATE_LIMIT": "7", "SIGNIFY_FRAME_DEADLINE_MS": "250"})
     policy = SessionPolicy.from_settings(settings)

@@ -1,6 +1,6 @@
 """The wire protocol, sans I/O: turn one WebSocket message into a frame, a control message
 or a typed protocol error. Nothing here touches asyncio or sockets, so it is fuzzed
-directly (``tests/service/test_protocol_fuzz.py``) and documented in ``docs/PROTOCOL.md``.
+directly (``tests/service/test_protocol.py``) and documented in ``docs/PROTOCOL.md``.
 
 Accepted messages (protocol version 1):
 
@@ -23,8 +23,8 @@ from typing import Any
 
 import orjson
 
-from ._errors import ClientId, ProtocolError
-from ._kinds import Control, Kind
+from .._errors import ClientId, ProtocolError
+from .._kinds import Control, Kind
 
 __all__ = [
     "ClientId",

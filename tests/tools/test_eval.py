@@ -14,7 +14,7 @@ import pytest
 from signify_graph import Hand
 from signify_graph.cli import main
 
-from .conftest import PHOTOS, PIPELINES, Photo
+from ..stages.conftest import PHOTOS, PIPELINES, Photo
 
 NODES = ["decode", "hands", "normalize", "classify", "smooth", "emit"]
 

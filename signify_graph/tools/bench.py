@@ -12,7 +12,6 @@ signer holding a letter, it measures in one run:
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import statistics
@@ -22,29 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from . import _inputs
-from ._graph import Graph, build_graph
-from ._host import PluginHost
-from ._kinds import Kind
-from ._pipeline import plan_pipeline
+from .._graph import Graph
+from . import inputs as _inputs
+from .measures import percentiles
 
 HOLD_FRAMES = 15
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    p = sub.add_parser("bench", help="per-stage latency, engine overhead, predecessor ratio")
-    p.add_argument("pipeline", metavar="PIPELINE")
-    p.add_argument("--frames", type=int, default=600, metavar="N", help="frames to measure")
-    p.add_argument("--warmup", type=int, default=60, metavar="N", help="frames before measuring")
-    p.add_argument(
-        "--input",
-        type=Path,
-        default=Path("tests/data/photos"),
-        metavar="PATH",
-        help="a folder of photos (default: the committed test photos)",
-    )
-    p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    return p
 
 
 def webcam_frames(folder: Path) -> list[bytes]:
@@ -65,13 +46,6 @@ def webcam_frames(folder: Path) -> list[bytes]:
         if ok:
             frames.append(jpeg.tobytes())
     return frames
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    array = np.asarray(samples)
-    return {
-        name: float(np.percentile(array, q)) for name, q in (("p50", 50), ("p90", 90), ("p99", 99))
-    }
 
 
 class PredecessorWay:
@@ -205,19 +179,3 @@ def render(figures: dict[str, Any]) -> str:
         f"predecessor's way / ours (p50): {figures['speedup_p50']:.2f}×",
     ]
     return "\n".join(lines)
-
-
-def run(args: argparse.Namespace, host: PluginHost) -> int:
-    graph = build_graph(plan_pipeline(args.pipeline, host.registry, overrides=args.overrides), host)
-    try:
-        if graph.input_kind is Kind.ENCODED_IMAGE:
-            items: list[Any] = webcam_frames(args.input)
-        else:
-            items = [i.payload for i in _inputs.read(args.input, graph.input_kind)]
-        if not items:
-            raise SystemExit(f"signify-graph: error: no usable input in {args.input}")
-        figures = measure(graph, items, args.frames, args.warmup)
-    finally:
-        graph.close()
-    print(json.dumps(figures, indent=2) if args.json else render(figures))
-    return 0

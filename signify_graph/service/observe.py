@@ -13,7 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.process_collector import ProcessCollector
 
-from ._graph import Graph
+from .._graph import Graph
 
 SERVICE_NAME = "signify-backend"
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from typing import Any
 
-from .conftest import EVERY_LANDMARK_FRAME, ROOT, running_service
+from ..service.conftest import EVERY_LANDMARK_FRAME, ROOT, running_service
 
 
 async def loadtest(*args: str) -> tuple[int, dict[str, Any]]:

@@ -28,40 +28,6 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ._host import PluginHost
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    p = sub.add_parser("loadtest", help="drive a running server with real WebSocket clients")
-    p.add_argument("url", metavar="URL", help="e.g. ws://127.0.0.1:8765/")
-    p.add_argument("--clients", type=int, default=4)
-    p.add_argument("--fps", type=float, default=15.0)
-    p.add_argument("--duration", type=float, default=30.0, metavar="S")
-    p.add_argument(
-        "--source",
-        type=Path,
-        default=Path("tests/data/photos"),
-        metavar="PATH",
-        help="a folder of photos, or a landmark .npz (X, y)",
-    )
-    p.add_argument(
-        "--metrics",
-        default=None,
-        metavar="URL",
-        help="the server's /metrics (default: http://HOST:8080/metrics if it answers)",
-    )
-    p.add_argument("--ramp", type=float, default=2.0, metavar="S", help="spread client starts")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument(
-        "--cycles",
-        type=int,
-        default=0,
-        metavar="N",
-        help="instead: N connect → one frame → disconnect cycles, then compare the "
-        "server's memory, fds and threads with before",
-    )
-    return p
-
 
 @dataclass
 class ClientStats:
@@ -79,7 +45,7 @@ def messages(source: Path) -> list[dict[str, Any]]:
     if source.suffix == ".npz":
         data = np.load(source)
         return [{"type": "landmarks", "landmarks": x.tolist()} for x in data["X"][:500]]
-    from ._bench import webcam_frames
+    from .bench import webcam_frames
 
     return [{"type": "frame", "image": base64.b64encode(f).decode()} for f in webcam_frames(source)]
 
@@ -293,18 +259,3 @@ def render(summary: dict[str, Any]) -> str:
                 f"{s.get('sessions')}  {s.get('open_fds')}"
             )
     return "\n".join(lines)
-
-
-def run(args: argparse.Namespace, host: PluginHost) -> int:
-    if args.metrics is None:
-        from urllib.parse import urlsplit
-
-        guess = f"http://{urlsplit(args.url).hostname}:8080/metrics"
-        args.metrics = guess if scrape(guess) else None
-    if args.cycles:
-        result = asyncio.run(cycle(args))
-        print(json.dumps(result, indent=2) if args.json else render(result))
-        return 0 if not result["failures"] else 1
-    summary = asyncio.run(drive(args))
-    print(json.dumps(summary, indent=2) if args.json else render(summary))
-    return 0 if not summary["failed_clients"] and not summary["errors"] else 1

@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from . import _inputs
-from ._errors import SignifyError
-from ._graph import Graph
-from ._kinds import Kind, Probabilities
+from .._errors import SignifyError
+from .._graph import Graph
+from .._kinds import Kind
+from . import inputs as _inputs
+from .measures import percentiles, prediction
 
 
 def labels_for(video: Path, explicit: Path | None) -> list[dict[str, Any]]:
@@ -40,14 +41,14 @@ def labels_for(video: Path, explicit: Path | None) -> list[dict[str, Any]]:
 
 def evaluate_sequence(graph: Graph, video: Path, labels: Path | None) -> dict[str, Any]:
     spans = labels_for(video, labels)
-    slot = graph.last_slot(Kind.PROBABILITIES)
+    graph.last_slot(Kind.PROBABILITIES)  # refuse a pipeline without predictions up front
     frames: list[tuple[int, str | None]] = []
     timings: list[list[int]] = []
     with graph.open_session("eval-sequence") as session:
         for item in _inputs.read(video, graph.input_kind):
             result = session.process(item.payload, arrival_ms=item.timestamp_ms)
-            value = result.values[slot] if result.error is None else None
-            letter = value.top()[0] if isinstance(value, Probabilities) else None
+            predicted = prediction(graph, result)
+            letter = None if predicted is None else predicted.top()[0]
             frames.append((item.timestamp_ms, letter))
             timings.append(result.timings_ns)
     per_span: list[dict[str, Any]] = []
@@ -80,12 +81,7 @@ def evaluate_sequence(graph: Graph, video: Path, labels: Path | None) -> dict[st
         "time_to_correct_ms": round(float(np.median(ttc)), 1) if ttc else None,
         "never_correct": [s["letter"] for s in per_span if s["time_to_correct_ms"] is None],
         "spans": per_span,
-        "latency_ms": {
-            "total": {
-                "p50": round(float(np.percentile(total_ms, 50)), 3),
-                "p90": round(float(np.percentile(total_ms, 90)), 3),
-            }
-        },
+        "latency_ms": {"total": percentiles(total_ms, (50, 90), 3)},
     }
 
 

@@ -2,7 +2,7 @@
 
 Accuracy is measured the way users meet it: the whole graph, from the pipeline's own ingress
 (photos enter at ``decode``, landmark files at ``landmarks``, or in place of the node that finds
-the hand in a pipeline that starts from images: :mod:`._entry`), each sample in a fresh session
+the hand in a pipeline that starts from images: :mod:`.entry`), each sample in a fresh session
 — so no tracker, window or smoothing carries over from the previous letter — and fed
 ``--frames`` times, as a live signer holds a pose for a few frames while tracking locks on
 and the windows fill.
@@ -17,9 +17,6 @@ and are listed, so a model missing a letter cannot look better than it is.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,55 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from . import (
-    Graph,
-    Kind,
-    PluginHost,
-    Probabilities,
-    SignifyError,
-    _inputs,
-    build_graph,
-    plan_pipeline,
-)
-from ._entry import plan_for_data
+from .._errors import SignifyError
+from .._graph import Graph
+from .._kinds import Kind, Probabilities
+from . import inputs as _inputs
+from .measures import percentiles, prediction
 
 #: Frames of one sample arrive at a webcam's 15 fps, so throttles and trackers see real time.
 FRAME_INTERVAL_MS = 1000 / 15
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    p = sub.add_parser("eval", help="accuracy of a pipeline on labelled photos or landmarks")
-    p.add_argument("pipeline", metavar="PIPELINE")
-    p.add_argument(
-        "--data",
-        required=True,
-        type=Path,
-        metavar="PATH",
-        help="a folder of <LETTER>/*.jpg|jpeg|png photos, or a landmark .npz with X and y",
-    )
-    p.add_argument(
-        "--frames",
-        type=int,
-        default=3,
-        metavar="N",
-        help="feed each sample N times, as a held pose (default 3)",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--confusion-png", type=Path, metavar="FILE", help="draw the confusion matrix")
-    p.add_argument("--latency-png", type=Path, metavar="FILE", help="draw a latency histogram")
-    p.add_argument("--compare", metavar="OTHER", help="a second pipeline, side by side")
-    p.add_argument(
-        "--mirror",
-        action="store_true",
-        help="flip every photo (or landmark set) horizontally first",
-    )
-    p.add_argument(
-        "--labels",
-        type=Path,
-        metavar="FILE",
-        help="letter spans for a video (default: VIDEO.labels.json beside it)",
-    )
-    return p
 
 
 @dataclass(slots=True)
@@ -90,7 +46,6 @@ def _predict(
     graph: Graph, index: int, payload: Any, frames: int, timings: list[list[int]]
 ) -> tuple[Probabilities | None, str | None]:
     """Run one sample in its own session: its last probabilities and last error code."""
-    slot = graph.last_slot(Kind.PROBABILITIES)
     last: Probabilities | None = None
     error: str | None = None
     with graph.open_session(f"eval-{index}") as session:
@@ -99,9 +54,7 @@ def _predict(
             timings.append(result.timings_ns)
             if result.error is not None:
                 error = result.error.code
-            value = result.values[slot] if slot < len(result.values) else None
-            if isinstance(value, Probabilities):
-                last = value
+            last = prediction(graph, result) or last
     return last, error
 
 
@@ -123,7 +76,7 @@ def evaluate(graph: Graph, data: Path, frames: int, *, mirror: bool = False) -> 
     graph.last_slot(Kind.PROBABILITIES)  # refuse a pipeline without predictions up front
     if frames < 1:
         raise SignifyError("--frames must be at least 1")
-    if not (data.is_dir() or data.suffix == ".npz"):  # videos go to _sequences
+    if not (data.is_dir() or data.suffix == ".npz"):  # videos go to .sequences
         raise SignifyError(f"{data}: expected a folder of <LETTER>/ photos or a landmark .npz")
     outcomes: list[Outcome] = []
     timings: list[list[int]] = []
@@ -172,9 +125,7 @@ def _report(
     latency = {}
     if len(times):
         named = dict(zip(graph.node_ids, times.T, strict=True)) | {"total": times.sum(axis=1)}
-        for node, values in named.items():
-            p50, p90 = np.percentile(values, [50, 90])
-            latency[node] = {"p50": round(float(p50), 3), "p90": round(float(p90), 3)}
+        latency = {node: percentiles(v, (50, 90), 3) for node, v in named.items()}
     return {
         "pipeline": graph.name,
         "data": str(data),
@@ -273,22 +224,6 @@ def write_latency_png(reports: list[dict[str, Any]], file: Path) -> None:
     figure.savefig(file, dpi=120)
 
 
-def _evaluate_one(args: argparse.Namespace, host: PluginHost, pipeline: str) -> dict[str, Any]:
-    from ._sequences import evaluate_sequence
-
-    plan = plan_pipeline(pipeline, host.registry, overrides=args.overrides)
-    plan, note = plan_for_data(plan, args.data, host.registry)
-    if note:
-        print(note, file=sys.stderr)
-    graph = build_graph(plan, host)
-    try:
-        if args.data.suffix.lower() in _inputs.VIDEO_SUFFIXES:
-            return evaluate_sequence(graph, args.data, args.labels)
-        return evaluate(graph, args.data, args.frames, mirror=args.mirror)
-    finally:
-        graph.close()
-
-
 def format_comparison(first: dict[str, Any], second: dict[str, Any]) -> str:
     """Two reports side by side: the summary figures, then letter by letter."""
     rows = [("pipeline", first["pipeline"], second["pipeline"])]
@@ -310,23 +245,3 @@ def format_comparison(first: dict[str, Any], second: dict[str, Any]) -> str:
             other = second["per_letter"].get(letter, {}).get("accuracy")
             lines.append(f"{letter:<28} {row['accuracy']!s:>14} {other!s:>14}")
     return "\n".join(lines)
-
-
-def run(args: argparse.Namespace, host: PluginHost) -> int:
-    from ._sequences import format_sequence
-
-    reports = [_evaluate_one(args, host, args.pipeline)]
-    if args.compare:
-        reports.append(_evaluate_one(args, host, args.compare))
-    if args.confusion_png and "confusion" in reports[0]:
-        write_confusion_png(reports[0], args.confusion_png)
-    if args.latency_png:
-        write_latency_png(reports, args.latency_png)
-    if args.json:
-        print(json.dumps(reports[0] if len(reports) == 1 else {"pipelines": reports}, indent=2))
-    elif len(reports) == 2:
-        print(format_comparison(*reports))
-    else:
-        sequence = "spans" in reports[0]
-        print(format_sequence(reports[0]) if sequence else format_report(reports[0]))
-    return 0

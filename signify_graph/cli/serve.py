@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from ._host import PluginHost
-from ._logs import configure_logging
-from ._settings import load_settings
+from .._host import PluginHost
+from .common import Subparsers, add_set
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "serve", help="serve a pipeline over WebSocket (settings from the environment)"
     )
@@ -30,11 +29,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argp
         metavar="DIR",
         help="record each session's inbound messages to DIR (off by default)",
     )
-    return p
+    return add_set(p)
 
 
 def run(args: argparse.Namespace, host: PluginHost) -> int:
-    from ._server import Service
+    from ..service.logs import configure_logging
+    from ..service.server import Service
+    from ..service.settings import load_settings
 
     settings = load_settings(
         pipeline=args.pipeline,

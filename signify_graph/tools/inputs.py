@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import SignifyError
-from ._kinds import Kind
+from .._errors import SignifyError
+from .._kinds import Kind
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".webm", ".mov", ".mkv"}

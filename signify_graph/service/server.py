@@ -31,21 +31,22 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.typing import Origin
 
-from ._errors import StartupError
-from ._graph import Graph, build_graph
-from ._host import PluginHost
-from ._kinds import Kind
-from ._memory import malloc_trim, trim_every
-from ._observe import ServiceState
-from ._pipeline import plan_pipeline
-from ._record import SessionRecorder
-from ._settings import ServiceSettings, cpu_cores
-from .service.driver import ClientSession, SessionServices
-from .service.fairshare import FairShare
-from .service.session import SessionPolicy
+from .._cores import cpu_cores
+from .._errors import StartupError
+from .._graph import Graph, build_graph
+from .._host import PluginHost
+from .._kinds import Kind
+from .._pipeline import plan_pipeline
+from .driver import ClientSession, SessionServices
+from .fairshare import FairShare
+from .memory import malloc_trim, trim_every
+from .observe import ServiceState
+from .record import SessionRecorder
+from .session import SessionPolicy
+from .settings import ServiceSettings
 
 log = logging.getLogger("signify_graph.server")
-WEB_ROOT = Path(__file__).with_name("web")
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 _CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css"}
 
 

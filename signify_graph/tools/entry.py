@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ._errors import SignifyError
-from ._host import StageRegistry
-from ._kinds import Kind
-from ._pipeline import NodePlan, PipelinePlan
+from .._errors import SignifyError
+from .._host import StageRegistry
+from .._kinds import Kind
+from .._pipeline import NodePlan, PipelinePlan
 
 #: The ingress stage that turns a landmark message into a hand.
 LANDMARK_STAGE = "landmarks"

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ._errors import SignifyError
-from ._graph import Graph
-from ._kinds import Control
-from ._protocol import Frame, MessageParser, ProtocolError
+from .._errors import SignifyError
+from .._graph import Graph
+from .._kinds import Control
+from .protocol import Frame, MessageParser, ProtocolError
 
 FORMAT = "signify-recording"
 VERSION = 1

@@ -9,7 +9,6 @@ An invalid value stops start-up with one line naming the variable.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ._errors import StartupError
+from .._cores import cpu_cores
+from .._errors import StartupError
 
 
 class ServiceSettings(BaseModel):
@@ -108,38 +108,6 @@ class ServiceSettings(BaseModel):
     @property
     def worker_count(self) -> int:
         return self.workers or 2 * cpu_cores()
-
-
-def cpu_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
-    """Cores this process may use: its CPU set, capped by a container's CPU quota.
-
-    A container limited to 2 CPUs on a 32-core host still sees 32 cores in ``os.cpu_count()``
-    and in its CPU set; sizing threads and fair sharing for 32 would undo both. The quota
-    (cgroup v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``) is rounded up to whole cores.
-    """
-    if hasattr(os, "sched_getaffinity"):
-        cores = len(os.sched_getaffinity(0))
-    else:  # pragma: no cover - macOS, Windows
-        cores = os.cpu_count() or 1
-    quota = _cpu_quota(cgroup)
-    if quota is not None:
-        cores = min(cores, math.ceil(quota))
-    return max(1, cores)
-
-
-def _cpu_quota(cgroup: Path) -> float | None:
-    """CPUs granted by the cgroup's quota, or None when there is none (or no cgroup)."""
-    try:
-        limit, window = (cgroup / "cpu.max").read_text().split()[:2]
-        return None if limit == "max" else int(limit) / int(window)
-    except (OSError, ValueError):
-        pass
-    try:
-        quota = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())
-        period = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
-    except (OSError, ValueError):
-        return None
-    return quota / period if quota > 0 and period > 0 else None
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> ServiceSettings:

@@ -15,7 +15,7 @@ import numpy as np
 from signify_graph import create_host
 from signify_graph._graph import build_graph
 from signify_graph._pipeline import plan_pipeline
-from signify_graph._record import load_recording, replay
+from signify_graph.service.record import load_recording, replay
 
 from ..service.conftest import ROOT, client, next_reply, photo, running_service
 

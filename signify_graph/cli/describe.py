@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from ._host import StageInfo, StageRegistry
-from ._pipeline import PipelinePlan
+from .._host import StageInfo, StageRegistry
+from .._pipeline import PipelinePlan
 
 
 def _constraints(field: FieldInfo) -> str:

@@ -1,0 +1,45 @@
+"""What the commands share: the ``--set`` option, and loading a pipeline for a data set."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
+
+from .._graph import Graph, build_graph
+from .._host import PluginHost
+from .._pipeline import plan_pipeline
+
+if TYPE_CHECKING:
+    #: ``sub.add_parser(...)``'s owner, as argparse names it (generic for type checkers only).
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Subparsers = argparse._SubParsersAction
+
+
+def add_set(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NODE.PARAM=VALUE",
+        help="override a node parameter (repeatable); validated like the file",
+    )
+    return parser
+
+
+def load(
+    pipeline: str, host: PluginHost, overrides: Sequence[str], data: Path | None = None
+) -> Graph:
+    """The pipeline's graph, entered where ``data`` (a landmark file) can feed it."""
+    plan = plan_pipeline(pipeline, host.registry, overrides=overrides)
+    if data is not None:
+        from ..tools.entry import plan_for_data
+
+        plan, note = plan_for_data(plan, data, host.registry)
+        if note:
+            print(note, file=sys.stderr)
+    return build_graph(plan, host)

@@ -1,0 +1,86 @@
+"""``signify-graph eval``: accuracy of a pipeline on labelled data (see :mod:`..tools.eval`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .._host import PluginHost
+from .common import Subparsers, add_set, load
+
+
+def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
+    p = sub.add_parser("eval", help="accuracy of a pipeline on labelled photos or landmarks")
+    p.add_argument("pipeline", metavar="PIPELINE")
+    p.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        metavar="PATH",
+        help="a folder of <LETTER>/*.jpg|jpeg|png photos, or a landmark .npz with X and y",
+    )
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=3,
+        metavar="N",
+        help="feed each sample N times, as a held pose (default 3)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--confusion-png", type=Path, metavar="FILE", help="draw the confusion matrix")
+    p.add_argument("--latency-png", type=Path, metavar="FILE", help="draw a latency histogram")
+    p.add_argument("--compare", metavar="OTHER", help="a second pipeline, side by side")
+    p.add_argument(
+        "--mirror",
+        action="store_true",
+        help="flip every photo (or landmark set) horizontally first",
+    )
+    p.add_argument(
+        "--labels",
+        type=Path,
+        metavar="FILE",
+        help="letter spans for a video (default: VIDEO.labels.json beside it)",
+    )
+    return add_set(p)
+
+
+def _evaluate_one(args: argparse.Namespace, host: PluginHost, pipeline: str) -> dict[str, Any]:
+    from ..tools.eval import evaluate
+    from ..tools.inputs import VIDEO_SUFFIXES
+    from ..tools.sequences import evaluate_sequence
+
+    graph = load(pipeline, host, args.overrides, args.data)
+    try:
+        if args.data.suffix.lower() in VIDEO_SUFFIXES:
+            return evaluate_sequence(graph, args.data, args.labels)
+        return evaluate(graph, args.data, args.frames, mirror=args.mirror)
+    finally:
+        graph.close()
+
+
+def run(args: argparse.Namespace, host: PluginHost) -> int:
+    from ..tools.eval import (
+        format_comparison,
+        format_report,
+        write_confusion_png,
+        write_latency_png,
+    )
+    from ..tools.sequences import format_sequence
+
+    reports = [_evaluate_one(args, host, args.pipeline)]
+    if args.compare:
+        reports.append(_evaluate_one(args, host, args.compare))
+    if args.confusion_png and "confusion" in reports[0]:
+        write_confusion_png(reports[0], args.confusion_png)
+    if args.latency_png:
+        write_latency_png(reports, args.latency_png)
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else {"pipelines": reports}, indent=2))
+    elif len(reports) == 2:
+        print(format_comparison(*reports))
+    else:
+        sequence = "spans" in reports[0]
+        print(format_sequence(reports[0]) if sequence else format_report(reports[0]))
+    return 0

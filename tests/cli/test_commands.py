@@ -1,0 +1,47 @@
+"""The command line: one module per command, registered alike, imported lazily."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from signify_graph.cli import COMMANDS, build_parser, command
+
+
+def test_every_command_module_registers_a_parser_and_a_run():
+    parser = build_parser()
+    for name in COMMANDS:
+        module = command(name)
+        assert callable(module.run) and module.__doc__, name
+        assert parser.parse_args([name, *_required(name)]).command == name
+
+
+def _required(name: str) -> list[str]:
+    return {
+        "validate": ["x.yaml"],
+        "graph": ["x.yaml"],
+        "serve": [],
+        "run": ["x.yaml", "--input", "photos"],
+        "replay": ["recording.jsonl", "x.yaml"],
+        "bench": ["x.yaml"],
+        "eval": ["x.yaml", "--data", "photos"],
+        "loadtest": ["ws://127.0.0.1:1/"],
+    }.get(name, [])
+
+
+def test_building_the_parser_imports_neither_the_service_nor_the_tools():
+    """``validate`` and ``stages`` start without the server, asyncio's WebSocket stack, the
+    research tools or MediaPipe: what a command needs is imported when it runs."""
+    code = (
+        "import sys; from signify_graph.cli import build_parser; build_parser(); "
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    heavy = [
+        m
+        for m in loaded
+        if m.startswith(("signify_graph.service", "signify_graph.tools", "websockets", "mediapipe"))
+    ]
+    assert heavy == []
