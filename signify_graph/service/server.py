@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import cv2
-import numpy as np
 from aiohttp import web
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -47,14 +45,15 @@ from .settings import ServiceSettings
 
 log = logging.getLogger("signify_graph.server")
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+#: A black 640×480 JPEG, as a camera in a dark room sends: the warm-up frame.
+WARM_UP_FRAME = Path(__file__).with_name("warm-up.jpg")
 _CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css"}
 
 
 def _warm_up(graph: Graph) -> None:
     """Run one frame through every stage, so the first client pays no first-call costs."""
     if graph.input_kind is Kind.ENCODED_IMAGE:
-        ok, jpeg = cv2.imencode(".jpg", np.zeros((480, 640, 3), np.uint8))
-        item: Any = jpeg.tobytes() if ok else b""
+        item: Any = WARM_UP_FRAME.read_bytes()
     else:
         item = None
     with graph.open_session("warm-up") as session:

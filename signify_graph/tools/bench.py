@@ -1,11 +1,12 @@
-"""``signify-graph bench``: where the time goes, per stage, against the predecessor's way.
+"""``signify-graph bench``: where the time goes, per stage, against the old service's way.
 
 On real photos placed on a 640×480 canvas (as a webcam frame), each held for 15 frames like a
 signer holding a letter, it measures in one run:
 
 * every stage's own time per frame (p50/p90/p99) and the whole ``GraphSession.process`` call;
 * the engine's overhead: the whole call minus the sum of the stages' own time;
-* the same work done the predecessor's way — one MediaPipe tracker and one window for
+* the same work done the old service's way (``docs/MIGRATING.md``) — one MediaPipe tracker
+  and one window for
   everybody, its list-based normalisation and smoothing, the ONNX model run twice per frame
   with default threading — and the ratio of the two.
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .._errors import SignifyError
 from .._graph import Graph
 from . import inputs as _inputs
 from .measures import percentiles
@@ -48,20 +50,36 @@ def webcam_frames(folder: Path) -> list[bytes]:
     return frames
 
 
-class PredecessorWay:
-    """The predecessor's per-frame work, rebuilt for comparison (see PREDECESSOR.md)."""
+def _landmarker(bundle: str) -> Any:
+    """A MediaPipe hand landmarker with the library's defaults, in video mode."""
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    options = vision.HandLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=bundle),
+        running_mode=vision.RunningMode.VIDEO,
+        num_hands=1,
+    )
+    return vision.HandLandmarker.create_from_options(options)
+
+
+class OldServiceWay:
+    """The old service's per-frame work, rebuilt for comparison. It takes the model files
+    from what the graph's stages declare (``identity()``, ``labels``), as ``/health`` does."""
 
     def __init__(self, graph: Graph) -> None:
         import onnxruntime as ort
 
-        hands: Any = next((s for s in graph.stages.values() if hasattr(s, "bundle_path")), None)
-        classify: Any = next(s for s in graph.stages.values() if hasattr(s, "labels"))
-        self.model_path = str(classify.params.model)
-        self.session = ort.InferenceSession(self.model_path, providers=["CPUExecutionProvider"])
+        identities = [dict(s.identity()) for s in graph.stages.values()]
+        bundle = next((i["bundle"] for i in identities if "bundle" in i), None)
+        model = next((i for i in identities if "window" in i and "model" in i), None)
+        labels = graph.labels
+        if model is None or labels is None:
+            raise SignifyError(f"pipeline '{graph.name}' has no classifier to compare with")
+        self.session = ort.InferenceSession(model["model"], providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
-        self.window = int(getattr(classify, "window", 1))
-        self.labels = list(classify.labels)
-        self.landmarker = hands._create() if hands is not None else None
+        self.window = int(model["window"])
+        self.labels = list(labels)
+        self.landmarker = None if bundle is None else _landmarker(str(bundle))
         self.history: list[list[float]] = []
         self.clock = 0
 
@@ -106,7 +124,7 @@ def measure(graph: Graph, items: list[Any], frames: int, warmup: int) -> dict[st
     total_ns: list[int] = []
     baseline_ns: list[int] = []
     clock = time.perf_counter_ns
-    predecessor = PredecessorWay(graph)
+    baseline_way = OldServiceWay(graph)
     with graph.open_session("bench") as session:
         for n in range(warmup + frames):
             item = items[(n // HOLD_FRAMES) % len(items)]
@@ -114,14 +132,14 @@ def measure(graph: Graph, items: list[Any], frames: int, warmup: int) -> dict[st
             result = session.process(item, arrival_ms=n * 66)
             ours = clock() - start
             start = clock()
-            predecessor.frame(item)
+            baseline_way.frame(item)
             theirs = clock() - start
             if n >= warmup:
                 total_ns.append(ours)
                 baseline_ns.append(theirs)
                 for i, spent in enumerate(result.timings_ns):
                     stage_ns[i].append(spent)
-    predecessor.close()
+    baseline_way.close()
     ms = 1e-6
     stages = {
         node: percentiles([v * ms for v in stage_ns[i]]) for i, node in enumerate(graph.node_ids)
@@ -141,7 +159,7 @@ def measure(graph: Graph, items: list[Any], frames: int, warmup: int) -> dict[st
         "total_ms": total,
         "overhead_ms": percentiles(overhead),
         "overhead_share": statistics.median(overhead) / total["p50"],
-        "predecessor_ms": baseline,
+        "old_service_ms": baseline,
         "speedup_p50": baseline["p50"] / total["p50"],
     }
 
@@ -169,13 +187,13 @@ def render(figures: dict[str, Any]) -> str:
         *figures["stages_ms"].items(),
         ("**total (process call)**", figures["total_ms"]),
         ("engine overhead", figures["overhead_ms"]),
-        ("predecessor's way", figures["predecessor_ms"]),
+        ("the old service's way", figures["old_service_ms"]),
     ]
     for name, p in rows:
         lines.append(f"| {name} | {p['p50']:.3f} | {p['p90']:.3f} | {p['p99']:.3f} |")
     lines += [
         "",
         f"engine overhead: {100 * figures['overhead_share']:.2f} % of the total (p50)",
-        f"predecessor's way / ours (p50): {figures['speedup_p50']:.2f}×",
+        f"the old service's way / ours (p50): {figures['speedup_p50']:.2f}×",
     ]
     return "\n".join(lines)

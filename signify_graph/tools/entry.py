@@ -18,10 +18,18 @@ from pathlib import Path
 from .._errors import SignifyError
 from .._host import StageRegistry
 from .._kinds import Kind
-from .._pipeline import NodePlan, PipelinePlan
+from .._pipeline import GRAPH_INPUT, NodePlan, PipelinePlan
+from .._stage import Stage
 
-#: The ingress stage that turns a landmark message into a hand.
-LANDMARK_STAGE = "landmarks"
+
+def _landmark_ingress(registry: StageRegistry) -> type[Stage]:
+    """The installed stage that turns a landmark message into a hand (by its ports, not its
+    name: one port of kind ``landmark_message``, output ``hand``)."""
+    for info in registry:
+        ports = list(info.cls.inputs.values())
+        if info.cls.output is Kind.HAND and [p.kind for p in ports] == [Kind.LANDMARK_MESSAGE]:
+            return info.cls
+    raise SignifyError("no installed stage turns landmark messages into hands (or it is disabled)")
 
 
 def _ancestors(plan: PipelinePlan, node: NodePlan) -> set[str]:
@@ -58,17 +66,15 @@ def enter_with_landmarks(
         if node is finder or node.id in skipped:
             continue
         for source in node.inputs.values():
-            if source in skipped or source == "input":
+            if source in skipped or source == GRAPH_INPUT:
                 raise SignifyError(
                     f"{plan.file}: node '{node.id}' reads '{source}', which a landmark file "
                     f"cannot give (only '{finder.id}' can be replaced)"
                 )
-    info = registry.get(LANDMARK_STAGE)
-    if info is None:
-        raise SignifyError(f"the '{LANDMARK_STAGE}' stage is not installed (or is disabled)")
-    port = next(iter(info.cls.inputs))
+    ingress = _landmark_ingress(registry)
+    port = next(iter(ingress.inputs))
     entry = NodePlan(
-        finder.id, info.cls, info.cls.params_model(), {port: "input"}, {}, finder.origin
+        finder.id, ingress, ingress.params_model(), {port: GRAPH_INPUT}, {}, finder.origin
     )
     replaced = [n.id for n in plan.nodes if n is finder or n.id in skipped]
     kept = [n for n in plan.nodes if n.id not in replaced]
