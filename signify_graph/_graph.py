@@ -23,11 +23,18 @@ from typing import Any
 
 from ._branches import Branches, Step, find_branches, run_branches
 from ._cores import cpu_cores
-from ._errors import PipelineInvalid, Problem, SignifyError, StageConfigError, StageError
-from ._host import PluginHost
+from ._errors import (
+    PipelineInvalid,
+    PluginError,
+    Problem,
+    SignifyError,
+    StageConfigError,
+    StageError,
+)
+from ._host import PluginHost, signature_problems
 from ._kinds import Control, FrameContext, Kind
 from ._pipeline import GRAPH_INPUT, PipelinePlan
-from ._stage import LoadContext, Stage, StageSession
+from ._stage import LoadContext, Stage, StageSession, _StatelessSession
 
 log = logging.getLogger(__name__)
 
@@ -110,24 +117,23 @@ class Graph:
         try:
             for node in self.plan.nodes:
                 sessions.append(self.stages[node.id].open(session_id))
+                _check_session(node.id, node.stage, sessions[-1])
         except BaseException:
             for opened in sessions:
                 opened.close()
             raise
         session = GraphSession(self, session_id, sessions)
         if self._hook is not None:
-            self._hook.signify_session_opened(graph=self, session_id=session_id)
+            self._hook.session_opened(self, session_id)
         return session
 
     def _item_failed(self, session_id: str, node_id: str, error: StageError) -> None:
         if self._hook is not None:
-            self._hook.signify_item_failed(
-                graph=self, session_id=session_id, node_id=node_id, error=error
-            )
+            self._hook.item_failed(self, session_id, node_id, error)
 
     def _session_closed(self, session_id: str, items: int) -> None:
         if self._hook is not None:
-            self._hook.signify_session_closed(graph=self, session_id=session_id, items=items)
+            self._hook.session_closed(self, session_id, items)
 
     def branch_pool(self) -> ThreadPoolExecutor:
         """Threads for the independent branches of items (see :mod:`._branches`), made once."""
@@ -228,6 +234,22 @@ class GraphSession:
         self.close()
 
 
+#: Session classes whose ``process`` matched their stage's ports (checked once per class).
+_CHECKED: set[tuple[type[Stage], type[StageSession]]] = set()
+
+
+def _check_session(node_id: str, stage: type[Stage], session: StageSession) -> None:
+    """Refuse a stage session whose ``process`` cannot take the stage's ports: the first
+    session a graph opens (the service's warm-up, before it listens) says so in one line."""
+    key = (stage, type(session))
+    if key in _CHECKED or isinstance(session, _StatelessSession):
+        return
+    problems = list(signature_problems(session.process, list(stage.inputs), "session process"))
+    if problems:  # open_session closes what it opened
+        raise PluginError(f"stage '{stage.name}' (node '{node_id}'): {problems[0]}")
+    _CHECKED.add(key)
+
+
 def _unexpected(node_id: str, exc: Exception) -> StageError:
     log.error("stage %s failed: %s", node_id, exc, exc_info=exc)
     error = StageError(
@@ -278,5 +300,5 @@ def build_graph(
         raise PipelineInvalid(problems)
     graph = Graph(plan, stages, host, concurrent=concurrent)
     if announce and host is not None:
-        host.hook.signify_graph_built(graph=graph)
+        host.hook.graph_built(graph)
     return graph

@@ -10,9 +10,9 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 from pydantic import BaseModel
@@ -21,6 +21,10 @@ from . import hookspecs
 from ._errors import PluginError
 from ._kinds import Kind
 from ._stage import Params, Port, Stage
+
+if TYPE_CHECKING:
+    from ._errors import StageError
+    from ._graph import Graph
 
 ENTRY_POINT_GROUP = "signify_graph"
 #: Comma-separated entry-point or distribution names that the host must not load.
@@ -37,11 +41,20 @@ class StageInfo:
 
 
 class StageRegistry:
-    """Stage types by name. Plugins add to it through ``signify_register_stages``."""
+    """Stage types by name. Plugins add to it through ``signify_register_stages``.
 
-    def __init__(self) -> None:
-        self._stages: dict[str, StageInfo] = {}
-        self._provider = "<unknown>"
+    Each plugin is handed its own view (:meth:`for_plugin`): what it adds is recorded, and
+    its mistakes are reported, in its distribution's name."""
+
+    def __init__(
+        self, provider: str = "<unknown>", stages: dict[str, StageInfo] | None = None
+    ) -> None:
+        self._stages: dict[str, StageInfo] = {} if stages is None else stages
+        self._provider = provider
+
+    def for_plugin(self, provider: str) -> StageRegistry:
+        """This registry, adding stages in ``provider``'s name."""
+        return StageRegistry(provider, self._stages)
 
     def add(self, stage: type[Stage]) -> None:
         """Register a stage class; refuses duplicates and classes that break the contract."""
@@ -91,6 +104,54 @@ def _contract_problems(stage: Any) -> Iterator[str]:
         yield "'inputs' must map port names to signify_graph.Port"
     if not isinstance(getattr(stage, "output", None), Kind):
         yield "'output' must be a signify_graph.Kind"
+    if isinstance(inputs, Mapping) and stage.process is not Stage.process:
+        yield from signature_problems(stage.process, list(inputs), "process")
+
+
+def signature_problems(process: Callable[..., Any], ports: list[str], where: str) -> Iterator[str]:
+    """A ``process`` that cannot take the frame and one argument per declared port, in order.
+
+    ``process`` is unbound (``self`` first) or bound; ``*inputs`` takes any number."""
+    try:
+        parameters = list(inspect.signature(process).parameters.values())
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to read
+        return
+    if not inspect.ismethod(process) and parameters:
+        parameters = parameters[1:]  # self
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return
+    required = [p for p in positional if p.default is p.empty]
+    wanted = 1 + len(ports)  # the frame, then the ports
+    if not len(required) <= wanted <= len(positional):
+        names = ", ".join(ports) or "none"
+        got = len(positional) - 1 if positional else 0
+        yield (
+            f"{where}() takes {max(got, 0)} input argument(s) after the frame but the stage "
+            f"declares {len(ports)} port(s): {names}"
+        )
+
+
+class Hooks:
+    """The observing hooks of :mod:`.hookspecs`, typed: what the engine calls, by name and
+    argument, so a misspelt call is a type error rather than a silently unheard hook."""
+
+    def __init__(self, manager: pluggy.PluginManager) -> None:
+        self._relay = manager.hook
+
+    def graph_built(self, graph: Graph) -> None:
+        self._relay.signify_graph_built(graph=graph)
+
+    def session_opened(self, graph: Graph, session_id: str) -> None:
+        self._relay.signify_session_opened(graph=graph, session_id=session_id)
+
+    def session_closed(self, graph: Graph, session_id: str, items: int) -> None:
+        self._relay.signify_session_closed(graph=graph, session_id=session_id, items=items)
+
+    def item_failed(self, graph: Graph, session_id: str, node_id: str, error: StageError) -> None:
+        self._relay.signify_item_failed(
+            graph=graph, session_id=session_id, node_id=node_id, error=error
+        )
 
 
 @dataclass
@@ -101,8 +162,9 @@ class PluginHost:
     registry: StageRegistry
 
     @property
-    def hook(self) -> Any:
-        return self.manager.hook
+    def hook(self) -> Hooks:
+        """The observing hooks, typed (``manager.hook`` is pluggy's untyped relay)."""
+        return Hooks(self.manager)
 
 
 def _disabled_names(environ: Mapping[str, str]) -> set[str]:
@@ -153,14 +215,13 @@ def create_host(
             providers[id(plugin)] = getattr(plugin, "__name__", type(plugin).__name__)
     registry = StageRegistry()
     for impl in manager.hook.signify_register_stages.get_hookimpls():  # registration order
-        registry._provider = providers.get(id(impl.plugin), impl.plugin_name)
+        provider = providers.get(id(impl.plugin), impl.plugin_name)
         try:
-            impl.function(registry=registry)
+            impl.function(registry=registry.for_plugin(provider))
         except PluginError:
             raise
         except Exception as exc:
             raise PluginError(
-                f"plugin '{registry._provider}' failed to register its stages: "
-                f"{type(exc).__name__}: {exc}"
+                f"plugin '{provider}' failed to register its stages: {type(exc).__name__}: {exc}"
             ) from exc
     return PluginHost(manager, registry)

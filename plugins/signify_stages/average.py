@@ -13,7 +13,7 @@ pair detects a hand whenever either view does.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -26,6 +26,7 @@ from signify_graph import (
     Probabilities,
     Stage,
     StageError,
+    StageRegistry,
     hookimpl,
 )
 
@@ -67,5 +68,5 @@ class AverageStage(Stage):
 
 
 @hookimpl
-def signify_register_stages(registry: Any) -> None:
+def signify_register_stages(registry: StageRegistry) -> None:
     registry.add(AverageStage)

@@ -34,6 +34,7 @@ from signify_graph import (
     Probabilities,
     Stage,
     StageConfigError,
+    StageRegistry,
     StageSession,
     hookimpl,
 )
@@ -173,5 +174,5 @@ class _ClassifySession(StageSession):
 
 
 @hookimpl
-def signify_register_stages(registry: Any) -> None:
+def signify_register_stages(registry: StageRegistry) -> None:
     registry.add(ClassifyStage)

@@ -23,7 +23,17 @@ import cv2
 import numpy as np
 from pydantic import Field
 
-from signify_graph import FrameContext, Image, InputError, Kind, Params, Port, Stage, hookimpl
+from signify_graph import (
+    FrameContext,
+    Image,
+    InputError,
+    Kind,
+    Params,
+    Port,
+    Stage,
+    StageRegistry,
+    hookimpl,
+)
 
 from ._image_header import HeaderError, read_header
 
@@ -104,5 +114,5 @@ class DecodeStage(Stage):
 
 
 @hookimpl
-def signify_register_stages(registry: Any) -> None:
+def signify_register_stages(registry: StageRegistry) -> None:
     registry.add(DecodeStage)

@@ -20,7 +20,7 @@ tell "stable" from "stalled". A throttled frame outputs ``None``: nothing is sen
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -35,6 +35,7 @@ from signify_graph import (
     Probabilities,
     Reply,
     Stage,
+    StageRegistry,
     StageSession,
     hookimpl,
 )
@@ -146,5 +147,5 @@ class _EmitSession(StageSession):
 
 
 @hookimpl
-def signify_register_stages(registry: Any) -> None:
+def signify_register_stages(registry: StageRegistry) -> None:
     registry.add(EmitStage)

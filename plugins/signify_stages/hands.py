@@ -29,6 +29,7 @@ from signify_graph import (
     Port,
     Stage,
     StageConfigError,
+    StageRegistry,
     StageSession,
     hookimpl,
 )
@@ -169,5 +170,5 @@ class HandsStage(Stage):
 
 
 @hookimpl
-def signify_register_stages(registry: Any) -> None:
+def signify_register_stages(registry: StageRegistry) -> None:
     registry.add(HandsStage)

@@ -18,7 +18,17 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from signify_graph import FrameContext, Hand, InputError, Kind, Params, Port, Stage, hookimpl
+from signify_graph import (
+    FrameContext,
+    Hand,
+    InputError,
+    Kind,
+    Params,
+    Port,
+    Stage,
+    StageRegistry,
+    hookimpl,
+)
 
 #: Image-normalised coordinates live near [0, 1]; anything this far out is not a hand.
 _LIMIT = 100.0
@@ -100,5 +110,5 @@ class LandmarksStage(Stage):
 
 
 @hookimpl
-def signify_register_stages(registry: Any) -> None:
+def signify_register_stages(registry: StageRegistry) -> None:
     registry.add(LandmarksStage)

@@ -41,6 +41,7 @@ from signify_graph import (
     Params,
     Port,
     Stage,
+    StageRegistry,
     hookimpl,
 )
 
@@ -133,5 +134,5 @@ class NormalizeStage(Stage):
 
 
 @hookimpl
-def signify_register_stages(registry: Any) -> None:
+def signify_register_stages(registry: StageRegistry) -> None:
     registry.add(NormalizeStage)

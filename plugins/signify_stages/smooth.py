@@ -22,6 +22,7 @@ from signify_graph import (
     Port,
     Probabilities,
     Stage,
+    StageRegistry,
     StageSession,
     hookimpl,
 )
@@ -99,5 +100,5 @@ class _SmoothSession(StageSession):
 
 
 @hookimpl
-def signify_register_stages(registry: Any) -> None:
+def signify_register_stages(registry: StageRegistry) -> None:
     registry.add(SmoothStage)

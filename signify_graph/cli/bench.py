@@ -13,9 +13,7 @@ from .common import Subparsers, add_set, load
 
 
 def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "bench", help="per-stage latency, engine overhead, vs the old service's way"
-    )
+    p = sub.add_parser("bench", help="per-stage latency, engine overhead, vs the old service's way")
     p.add_argument("pipeline", metavar="PIPELINE")
     p.add_argument("--frames", type=int, default=600, metavar="N", help="frames to measure")
     p.add_argument("--warmup", type=int, default=60, metavar="N", help="frames before measuring")

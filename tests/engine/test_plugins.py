@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from pydantic import BaseModel, ConfigDict
@@ -21,8 +21,11 @@ from signify_graph import (
     Port,
     Stage,
     StageRegistry,
+    StageSession,
+    build_graph,
     create_host,
     hookimpl,
+    plan_pipeline,
 )
 
 from . import stages
@@ -299,3 +302,89 @@ def test_contract_violations_are_all_listed_at_once():
     message = str(caught.value)
     for complaint in ("no docstring", "'inputs'", "'output'"):
         assert complaint in message
+
+
+class _TwoPorts(Stage):
+    """Two ports, but a process that takes one of them."""
+
+    name = "two_ports"
+    inputs: ClassVar = {"hand": Port(Kind.HAND), "reply": Port(Kind.REPLY)}
+    output = Kind.REPLY
+
+    def process(self, frame: Any, hand: Any) -> Any:
+        return hand
+
+
+def test_a_stage_whose_process_does_not_match_its_ports_is_refused_at_registration_in_one_line():
+    with pytest.raises(PluginError) as caught:
+        StageRegistry().for_plugin("my-dist").add(_TwoPorts)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("plugin 'my-dist' registers an invalid stage")
+    assert (
+        "process() takes 1 input argument(s) after the frame but the stage declares 2 port(s)"
+        in message
+    )
+    assert "hand, reply" in message
+
+
+def test_process_signatures_that_fit_the_ports_are_accepted():
+    class Optional(_TwoPorts):
+        """A default for the second port, and *inputs, both fit."""
+
+        name = "fits"
+
+        def process(self, frame: Any, hand: Any, reply: Any = None) -> Any:
+            return reply
+
+    class Star(_TwoPorts):
+        """Any number of inputs."""
+
+        name = "star"
+
+        def process(self, frame: Any, *inputs: Any) -> Any:
+            return inputs
+
+    registry = StageRegistry()
+    registry.add(Optional)
+    registry.add(Star)
+    assert registry.names() == ["fits", "star"]
+
+
+class _BadSession(StageSession):
+    def process(self, frame: Any) -> Any:
+        return None
+
+
+class _StatefulOnePort(Stage):
+    """A stateful stage whose session's process takes no port at all."""
+
+    name = "stateful_one_port"
+    inputs: ClassVar = {"image": Port(Kind.ENCODED_IMAGE)}
+    output = Kind.REPLY
+
+    def open(self, session_id: str) -> StageSession:
+        return _BadSession()
+
+
+def test_a_stage_session_whose_process_does_not_match_is_refused_when_the_first_session_opens(
+    tmp_path: Path,
+):
+    """A session's class is known only once one opens: the service's warm-up, before it
+    listens, opens one, so the server still refuses to start, in one line."""
+
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def signify_register_stages(registry: StageRegistry) -> None:
+            registry.add(_StatefulOnePort)
+
+    host = create_host([Plugin], entry_points=False)
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("name: p\nnodes:\n  - id: s\n    stage: stateful_one_port\n")
+    graph = build_graph(plan_pipeline(pipeline, host.registry), host)
+    with pytest.raises(PluginError) as caught:
+        graph.open_session("first")
+    assert str(caught.value) == (
+        "stage 'stateful_one_port' (node 's'): session process() takes 0 input argument(s) "
+        "after the frame but the stage declares 1 port(s): image"
+    )

@@ -6,7 +6,7 @@ parameters as a pydantic model, per-session state, and the hook that registers i
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field
 from signify_graph import (
@@ -17,6 +17,7 @@ from signify_graph import (
     Port,
     Probabilities,
     Stage,
+    StageRegistry,
     StageSession,
     hookimpl,
 )
@@ -79,6 +80,6 @@ class _GateSession(StageSession):
 
 
 @hookimpl
-def signify_register_stages(registry: Any) -> None:
+def signify_register_stages(registry: StageRegistry) -> None:
     """Called once by signify-graph at start-up: add this plugin's stages."""
     registry.add(ConfidenceGateStage)
