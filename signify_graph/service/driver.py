@@ -112,10 +112,6 @@ class ClientSession:
             self._metrics.stage_seconds.labels(node) for node in graph.node_ids
         ]
 
-    @property
-    def last_message(self) -> float:
-        return self.core.last_message
-
     # -- events in ------------------------------------------------------------------------
     def attach(self, graph_session: GraphSession) -> None:
         """The stage sessions are open (see :meth:`SessionCore.opened`)."""
@@ -153,7 +149,7 @@ class ClientSession:
     async def _act(self, actions: Sequence[Action]) -> None:
         for action in actions:
             if isinstance(action, Send):
-                await self._send(action)
+                await send(self._connection, action, self._metrics, self.id, self._clock)
             else:
                 self._do(action)
 
@@ -194,34 +190,6 @@ class ClientSession:
             self._metrics.sessions_idle.inc()
         closing: Coroutine[Any, Any, None] = self._connection.close(action.code, action.reason)
         self._closes.append(asyncio.ensure_future(closing))
-
-    async def _send(self, action: Send) -> None:
-        if action.error is not None:
-            self._metrics.errors.labels(action.error).inc()
-        try:
-            text = encode(action.payload)
-        except TypeError as exc:  # a stage's reply holds something JSON cannot carry
-            log.exception("a reply could not be encoded as JSON", extra={"session": self.id})
-            self._metrics.errors.labels("stage_failed").inc()
-            message = f"the reply could not be encoded as JSON: {exc}"
-            text = encode(error_payload("stage_failed", message, action.payload.get("id")))
-            action = Send(action.payload, "stage_failed")
-        try:
-            await self._connection.send(text)
-        except Exception:  # the connection is gone; the receive loop will notice and close
-            log.debug("reply not delivered", extra={"session": self.id})
-            return
-        if action.arrived is not None and action.error is None:
-            self._metrics.frames_answered.inc()
-            self._metrics.frame_seconds.observe(self._clock() - action.arrived)
-            if log.isEnabledFor(logging.DEBUG):
-                reply = action.payload
-                log.debug(
-                    "Inference result %s %s",
-                    reply.get("letter"),
-                    reply.get("confidence"),
-                    extra={"session": self.id},
-                )
 
     # -- frames ---------------------------------------------------------------------------
     def _start(self, work: Work, inline: bool) -> None:
@@ -307,3 +275,40 @@ class ClientSession:
         finally:
             if self._recorder is not None:
                 self._recorder.close()
+
+
+async def send(
+    connection: Connection,
+    action: Send,
+    metrics: Metrics,
+    session_id: str,
+    clock: Callable[[], float],
+) -> None:
+    """Encode and send a reply or an error, and count it; a reply JSON cannot carry becomes
+    a ``stage_failed`` error, and a connection already gone is left to the receive loop."""
+    if action.error is not None:
+        metrics.errors.labels(action.error).inc()
+    try:
+        text = encode(action.payload)
+    except TypeError as exc:  # a stage's reply holds something JSON cannot carry
+        log.exception("a reply could not be encoded as JSON", extra={"session": session_id})
+        metrics.errors.labels("stage_failed").inc()
+        message = f"the reply could not be encoded as JSON: {exc}"
+        text = encode(error_payload("stage_failed", message, action.payload.get("id")))
+        action = Send(action.payload, "stage_failed")
+    try:
+        await connection.send(text)
+    except Exception:  # the connection is gone; the receive loop will notice and close
+        log.debug("reply not delivered", extra={"session": session_id})
+        return
+    if action.arrived is not None and action.error is None:
+        metrics.frames_answered.inc()
+        metrics.frame_seconds.observe(clock() - action.arrived)
+        if log.isEnabledFor(logging.DEBUG):
+            reply = action.payload
+            log.debug(
+                "Inference result %s %s",
+                reply.get("letter"),
+                reply.get("confidence"),
+                extra={"session": session_id},
+            )

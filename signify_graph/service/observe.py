@@ -1,12 +1,12 @@
 """Health, readiness and metrics: one implementation behind every port that reports them.
 
-The WebSocket port answers ``/health`` and ``/ready`` (Railway health-checks only the port it
-injects), and the aiohttp app on ``HEALTH_PORT`` answers those plus ``/metrics``; both read
-the same :class:`ServiceState`, so they cannot disagree.
+Both ports answer them through one router (:mod:`.http`), reading the same
+:class:`ServiceState`, so they cannot disagree.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -133,3 +133,18 @@ class ServiceState:
         """``/ready``: 200 once the pipeline is validated, loaded and warmed; 503 otherwise."""
         body = {"ready": self.ready, "phase": self.phase, "service": SERVICE_NAME}
         return (200 if self.ready else 503), body
+
+
+async def watch_loop_lag(metrics: Metrics, interval: float = 0.1) -> None:
+    """Measure how late the event loop wakes up, for as long as the service runs."""
+    loop = asyncio.get_running_loop()
+    worst = 0.0
+    for tick in range(1, 1 << 62):
+        before = loop.time()
+        await asyncio.sleep(interval)
+        lag = max(0.0, loop.time() - before - interval)
+        metrics.loop_lag.observe(lag)
+        worst = max(worst, lag)
+        if tick % 50 == 0:
+            metrics.loop_lag_max.set(worst)
+            worst = 0.0

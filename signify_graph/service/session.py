@@ -183,21 +183,18 @@ class SessionCore:
         self._rate = RateLimiter(policy.rate, policy.burst, now)
         flood = policy.flood_factor * policy.rate
         self._flood = RateLimiter.per_second(flood, now) if flood > 0 else None
-        fair = self._share is not None
-        self._fair = RateLimiter.per_second(policy.fair_rate, now) if fair else None
-        self._open = False
+        fair = policy.fair_rate if self._share is not None else 0
+        self._fair = RateLimiter.per_second(fair, now) if fair else None
         self._pending: Work | None = None
         self._pending_control: Control | None = None
         self._running: Work | None = None
-        self._discard_running = False
-        self._deferred = False
-        self._flooding = False
+        self._open = self._discard_running = self._deferred = self._flooding = False
         self._closing = False
         #: A frame ran past its deadline: the session takes no more frames.
         self.stalled = False
 
     @property
-    def running(self) -> Work | None:
+    def running(self) -> Work | None:  # the frame running now
         return self._running
 
     # -- events ---------------------------------------------------------------------------

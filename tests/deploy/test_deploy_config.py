@@ -110,9 +110,9 @@ def test_railway_health_check_path_is_the_readiness_endpoint_the_service_serves(
     service = Service(load_settings({}, port=0, health_port=-1), create_host())
     try:
         # Not started: routed (503 not ready), not 404. /health answers 200 from the start.
-        assert service._http(path).status_code == 503
-        assert service._http("/health").status_code == 200
-        assert service._http("/no-such-page").status_code == 404
+        assert service.router.respond(path).status == 503
+        assert service.router.respond("/health").status == 200
+        assert service.router.respond("/no-such-page").status == 404
     finally:
         service.pool.shutdown()
 
