@@ -1,7 +1,7 @@
 """``decode``: encoded image bytes (or base64 text) → an RGB :class:`~signify_graph.Image`.
 
 Every way a frame can be bad has its own error code, because clients must be told what
-they did wrong, not handed a silent drop (the predecessor dropped bad frames silently):
+they did wrong, not handed a silent drop (the old service dropped bad frames silently):
 
 ============================  ==============================================================
 ``bad_base64``                text that is not valid base64

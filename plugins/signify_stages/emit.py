@@ -1,20 +1,21 @@
 """``emit``: build the reply a client receives, and decide whether to send it at all.
 
-The reply keeps the predecessor's fields, so clients in the field work unchanged, and adds
+The reply keeps the old service's fields (``docs/MIGRATING.md``), so clients in the field
+work unchanged, and adds
 explicit ones so nobody has to guess:
 
 * ``maxarg_letter`` — the most probable letter (``null`` when there is no hand: we never
   invent one);
 * ``target_arg_prob`` — the probability of the target letter when one is set, otherwise of
-  the top letter (the predecessor's two meanings; ``target`` says which applies);
+  the top letter (the old service's two meanings; ``target`` says which applies);
 * ``status`` — ``ok``, ``warming_up`` (fewer than ``min_frames`` frames behind the answer) or
   ``no_hand``; ``letter``/``confidence`` — the top letter and its probability;
   ``top`` — the ``top_k`` best letters; ``seq`` — the frame's number in the session.
 
-Throttling follows the predecessor (``THROTTLE_MIN_INTERVAL_MS``,
+Throttling follows the old service (``THROTTLE_MIN_INTERVAL_MS``,
 ``THROTTLE_PROBABILITY_THRESHOLD``): a reply needs ``min_interval_ms`` since the last one
 *and* a change (letter, status, or probability by more than ``min_prob_delta``). Unlike the
-predecessor, a reply is also sent every ``heartbeat_ms`` without change, so a client can
+old service, a reply is also sent every ``heartbeat_ms`` without change, so a client can
 tell "stable" from "stalled". A throttled frame outputs ``None``: nothing is sent.
 """
 
@@ -57,7 +58,7 @@ class EmitParams(Params):
 
 
 class EmitStage(Stage):
-    """Build the client's reply (predecessor fields plus explicit status) and throttle it.
+    """Build the client's reply (the old fields plus explicit status) and throttle it.
 
     Outputs ``None`` for a throttled frame. The target letter of a practice game is set by a
     reset (control message) and reported in every reply.

@@ -3,7 +3,7 @@
 Each session gets its own landmarker: in ``video`` mode it tracks the hand from frame to
 frame (2–5 ms instead of 7–10 ms of palm detection) and needs strictly increasing
 timestamps, which the engine assigns; in ``image`` mode every frame is detected from
-scratch. Sharing one landmarker between clients — the predecessor's design — mixes their
+scratch. Sharing one landmarker between clients — the old service's design — mixes their
 tracks, so we never do.
 
 The old ``MEDIAPIPE_MODEL_COMPLEXITY`` maps to ``model``: 0 → ``lite``, 1 → ``full``.
@@ -69,7 +69,7 @@ _COMPLEXITY = {"0": "lite", "1": "full"}
 
 
 def _complexity(value: Any) -> Any:
-    """Accept the predecessor's 0/1 as well as the names."""
+    """Accept the old ``MEDIAPIPE_MODEL_COMPLEXITY`` 0/1 as well as the names."""
     return _COMPLEXITY.get(str(value).strip(), value)
 
 

@@ -1,7 +1,8 @@
 """``smooth``: average the last N probability vectors so the letter does not flicker.
 
-``mean`` weighs the last ``window`` frames equally (the predecessor's
-``SLIDING_WINDOW_SIZE``); ``ema`` decays older frames by ``alpha`` (default 2 / (window + 1),
+``mean`` weighs the last ``window`` frames equally (the old service's
+``SLIDING_WINDOW_SIZE``, see ``docs/MIGRATING.md``);
+``ema`` decays older frames by ``alpha`` (default 2 / (window + 1),
 the EMA with the same centre of mass). When the hand has been gone for ``clear_after``
 frames the history is dropped — an old hand must not colour a new one — and a reset drops
 it at once.

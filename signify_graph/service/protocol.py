@@ -5,8 +5,9 @@ directly (``tests/service/test_protocol.py``) and documented in ``docs/PROTOCOL.
 Accepted messages (protocol version 1):
 
 * **binary** — the raw bytes of one JPEG/PNG/WebP frame (cheapest: no base64, no JSON);
-* **legacy text** — the predecessor's ``{"jpeg_blob": <base64 | null>, "new_word_letter":
-  <letter | null>}``; a change of ``new_word_letter`` (or a null blob) resets the session;
+* **old-style text** — what the old service's clients send (``docs/MIGRATING.md``):
+  ``{"jpeg_blob": <base64 | null>, "new_word_letter": <letter | null>}``; a change of
+  ``new_word_letter`` (or a null blob) resets the session;
 * ``{"type": "frame", "image": <base64>}``;
 * ``{"type": "landmarks", "landmarks": [[x, y, z] × 21], "aspect"?: w/h, "handedness"?: …}``;
 * ``{"type": "reset", "target": <letter | null>}``.

@@ -1,7 +1,7 @@
 """Service settings, from the environment (and ``serve`` options), validated at start.
 
-Every variable of the predecessor's ``.env.example`` works: ``PORT`` (Railway sets it),
-``WEBSOCKET_PORT``, ``WEBSOCKET_HOST``, ``LOG_LEVEL``, ``HEALTH_PORT`` here; the
+Every variable of the old service's ``.env.example`` works (``docs/MIGRATING.md``): ``PORT``
+(Railway sets it), ``WEBSOCKET_PORT``, ``WEBSOCKET_HOST``, ``LOG_LEVEL``, ``HEALTH_PORT`` here; the
 ``MEDIAPIPE_*``, ``SLIDING_WINDOW_SIZE`` and ``THROTTLE_*`` variables are read by the pipeline
 files through ``${VAR:-default}`` and validated with them. Ours are prefixed ``SIGNIFY_``.
 An invalid value stops start-up with one line naming the variable.
@@ -41,7 +41,7 @@ class ServiceSettings(BaseModel):
     keypoint_buffer_size: int | None = Field(
         None, ge=1, le=4096, validation_alias="KEYPOINT_BUFFER_SIZE"
     )
-    """The predecessor's per-client keypoint buffer. Accepted and validated; the classifier's
+    """The old service's per-client keypoint buffer. Accepted and validated; the classifier's
     window now comes from the model itself, so it only triggers a notice in the log."""
     max_message_bytes: int = Field(
         2_000_000, ge=1024, le=64_000_000, validation_alias="SIGNIFY_MAX_MESSAGE_BYTES"

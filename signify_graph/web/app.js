@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const FRAME_WIDTH = 640; // px, as the predecessor's app
+  const FRAME_WIDTH = 640; // px, as the first Signify app sends
   const JPEG_QUALITY = 0.7;
   // At most one frame in flight. Replies are throttled (the server answers only on change,
   // or every heartbeat), so the next frame goes when a reply arrives or after this timeout.

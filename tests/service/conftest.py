@@ -83,3 +83,37 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
 def letter_photo() -> tuple[str, bytes]:
     """A photo whose letter the default pipeline recognises (see test_stages' measured rate)."""
     return "B", photo("B")
+
+
+def dropped(metrics: bytes) -> float:
+    return sum(
+        float(line.split()[-1])
+        for line in metrics.decode().splitlines()
+        if line.startswith("signify_frames_dropped_total")
+    )
+
+
+async def stream(ws: Any, seconds: float, fps: float, jpeg: bytes) -> list[float]:
+    """Send frames with ids at ``fps``; latency of every answered frame, in ms."""
+    import base64
+
+    loop = asyncio.get_running_loop()
+    image = base64.b64encode(jpeg).decode()
+    sent: dict[int, float] = {}
+    latencies: list[float] = []
+
+    async def receive() -> None:
+        async for raw in ws:
+            reply = json.loads(raw)
+            if reply.get("id") in sent:
+                latencies.append((loop.time() - sent.pop(reply["id"])) * 1000)
+
+    receiver = asyncio.create_task(receive())
+    start = loop.time()
+    for index in range(int(seconds * fps)):
+        await asyncio.sleep(max(0.0, start + index / fps - loop.time()))
+        sent[index] = loop.time()
+        await ws.send(json.dumps({"type": "frame", "image": image, "id": index}))
+    await asyncio.sleep(0.5)
+    receiver.cancel()
+    return latencies

@@ -8,8 +8,7 @@ from typing import Any
 
 from signify_graph.service.fairshare import FairShare
 
-from .conftest import client, photo, run, running_service
-from .test_hostile import _dropped, _stream
+from .conftest import client, dropped, photo, run, running_service, stream
 from .test_service import aget
 
 
@@ -69,10 +68,13 @@ def test_a_client_above_the_fair_rate_keeps_its_full_rate_on_an_idle_server():
 
     async def scenario() -> None:
         async with running_service(fair_rate=2.0) as service, client(service) as ws:
-            latencies = await _stream(ws, 2.0, 15, jpeg)
+            latencies = await stream(ws, 2.0, 15, jpeg)
             _, metrics = await aget(service.health_port, "/metrics")
-        assert len(latencies) == 30  # 7.5 × the fair rate, every frame answered
+        # 7.5 × the fair rate and nothing held back for a core: every frame answered, but for
+        # newest-frame-wins when the shared machine stalls the client (the exact rule is
+        # test_session.py::test_an_extra_frame_on_an_idle_server_starts_at_once).
         assert _metric(metrics, "signify_frames_deferred_total") == 0
+        assert len(latencies) >= 28
 
     run(scenario)
 
@@ -86,14 +88,12 @@ def test_under_contention_extra_frames_wait_and_nothing_is_lost_or_starved():
     async def scenario() -> None:
         async with running_service(fair_rate=1.0) as service:
             async with client(service) as a, client(service) as b:
-                answered = await asyncio.gather(
-                    _stream(a, 3.0, 15, jpeg), _stream(b, 3.0, 15, jpeg)
-                )
+                answered = await asyncio.gather(stream(a, 2.0, 15, jpeg), stream(b, 2.0, 15, jpeg))
             _, metrics = await aget(service.health_port, "/metrics")
         deferred = _metric(metrics, "signify_frames_deferred_total")
         assert deferred > 0, "frames of two busy sessions never overlapped"
-        assert all(len(replies) > 3 * 1.0 * 5 for replies in answered)  # not starved
-        assert sum(len(r) for r in answered) + _dropped(metrics) == 2 * 45
+        assert all(len(replies) > 2 * 1.0 * 5 for replies in answered)  # not starved
+        assert sum(len(r) for r in answered) + dropped(metrics) == 2 * 30
 
     run(scenario)
 

@@ -33,6 +33,7 @@ from .conftest import (
     REAL_LANDMARKS,
     ROOT,
     client,
+    dropped,
     next_reply,
     photo,
     receive_json,
@@ -194,40 +195,33 @@ def test_a_client_that_never_reads_is_closed_by_keepalive_and_others_continue():
     run(scenario)
 
 
-def _dropped(metrics: bytes) -> float:
-    return sum(
-        float(line.split()[-1])
-        for line in metrics.decode().splitlines()
-        if line.startswith("signify_frames_dropped_total")
-    )
-
-
 def test_a_slow_reader_holds_back_only_its_own_frames():
-    """A client that sends 200 frames and never reads a reply: its frames are dropped as
+    """A client that sends 100 frames and never reads a reply: its frames are dropped as
     newer ones arrive (memory stays bounded), and another client is answered meanwhile."""
 
     async def scenario() -> None:
         # No rate cap here: this is about newest-frame-wins against a reader that stalls.
         async with running_service(rate_burst=1000, max_messages_per_second=1000) as service:
             slow = await client(service, max_queue=1, ping_interval=None).__aenter__()
+            jpeg = photo("B")
             try:
-                for _ in range(200):  # never reads a reply
-                    await slow.send(photo("B"))
+                for _ in range(100):  # never reads a reply
+                    await slow.send(jpeg)
                 async with client(service) as ws:
                     replies = []
                     for _ in range(3):
                         await ws.send(photo("L"))
                         replies.append(await next_reply(ws))
-                dropped = 0.0
+                count = 0.0
                 for _ in range(50):  # the server may still be reading the slow client's frames
-                    dropped = _dropped((await aget(service.health_port, "/metrics"))[1])
-                    if dropped > 100:
+                    count = dropped((await aget(service.health_port, "/metrics"))[1])
+                    if count > 50:
                         break
                     await asyncio.sleep(0.1)
             finally:
                 await slow.close()
         assert all(r["letter"] for r in replies)
-        assert dropped > 100
+        assert count > 50  # most of them
 
     run(scenario)
 
@@ -300,92 +294,6 @@ def test_bad_landmarks_are_refused_and_the_session_and_others_go_on():
         assert after["letter"] and other["letter"] == after["letter"]
 
     run(scenario)
-
-
-async def _stream(ws: Any, seconds: float, fps: float, jpeg: bytes) -> list[float]:
-    """Send frames with ids at ``fps``; latency of every answered frame, in ms."""
-    import base64
-
-    loop = asyncio.get_running_loop()
-    image = base64.b64encode(jpeg).decode()
-    sent: dict[int, float] = {}
-    latencies: list[float] = []
-
-    async def receive() -> None:
-        async for raw in ws:
-            reply = json.loads(raw)
-            if reply.get("id") in sent:
-                latencies.append((loop.time() - sent.pop(reply["id"])) * 1000)
-
-    receiver = asyncio.create_task(receive())
-    start = loop.time()
-    for index in range(int(seconds * fps)):
-        await asyncio.sleep(max(0.0, start + index / fps - loop.time()))
-        sent[index] = loop.time()
-        await ws.send(json.dumps({"type": "frame", "image": image, "id": index}))
-    await asyncio.sleep(0.5)
-    receiver.cancel()
-    return latencies
-
-
-def test_a_flood_from_one_client_barely_touches_the_others():
-    """200 messages/s from one client while two others stream at 15 fps: the flood is mostly
-    refused by the per-session rate cap (it sees ``rate_limited``), the others get every
-    frame answered, and their p95 does not grow a queue. The issue's finer goal (p95 within
-    10 %) is a speed figure, measured by ``benchmarks/capacity flood`` with the clients in
-    their own process (here they share the server's, which inflates the flood's cost); a
-    timed bound that tight makes a flaky test on a shared 2-core machine."""
-    jpeg = photo("B")
-
-    async def flood(ws: Any, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        count = 0
-        while loop.time() - start < seconds:
-            await ws.send(jpeg)
-            count += 1
-            await asyncio.sleep(max(0.0, start + count / 200 - loop.time()))
-
-    async def others(a: Any, b: Any, seconds: float) -> list[float]:
-        results = await asyncio.gather(_stream(a, seconds, 15, jpeg), _stream(b, seconds, 15, jpeg))
-        return [x for r in results for x in r]
-
-    async def scenario() -> tuple[list[float], list[float]]:
-        quiet: list[float] = []
-        loud: list[float] = []
-        # The same two bystanders throughout: a new session's first frame (a landmarker's first
-        # detection, perhaps a second landmarker for right_hand) takes 100-200 ms, long enough
-        # for newest-frame-wins to replace its second frame, and that is not the flood's doing.
-        async with running_service() as service, client(service) as a, client(service) as b:
-            await others(a, b, 1.0)  # warm-up
-            # Alternate quiet and flooded phases, so drifting background load hits both alike.
-            for _ in range(3):
-                quiet += await others(a, b, 2.5)
-                async with client(service) as flooder:
-                    drain = asyncio.create_task(_drain(flooder))
-                    flooding = asyncio.create_task(flood(flooder, 2.7))
-                    loud += await others(a, b, 2.5)
-                    await flooding
-                    drain.cancel()
-        return quiet, loud
-
-    refused = []
-
-    async def _drain(ws: Any) -> None:
-        async for raw in ws:
-            if json.loads(raw).get("error", {}).get("code") == "rate_limited":
-                refused.append(raw)
-
-    quiet_all, loud_all = asyncio.run(scenario())
-    quiet, loud = (float(np.percentile(x, 95)) for x in (quiet_all, loud_all))
-    print(f"p95 alone {quiet:.2f} ms, under flood {loud:.2f} ms")
-    assert len(refused) > 3 * 2.7 * 100  # well over half of the ~1,600 flood messages
-    # Every frame of the others answered, flood or not — but for newest-frame-wins, which may
-    # supersede a frame when the shared machine stalls a client for > 66 ms (rare; by design).
-    sent = 3 * 2 * int(2.5 * 15)
-    assert len(quiet_all) >= sent - 2 and len(loud_all) >= sent - 2, (len(quiet_all), len(loud_all))
-    # No queue behind the flooder (that would be hundreds of ms); see the docstring for 10 %.
-    assert loud <= 3 * quiet + 20.0, f"p95 {quiet:.1f} ms alone, {loud:.1f} ms under a flood"
 
 
 def _flood_messages(count: int) -> list[str]:

@@ -13,17 +13,17 @@ from .test_service import aget
 def test_a_silent_client_is_closed_after_the_idle_timeout_and_a_sending_one_is_not():
     async def scenario() -> None:
         async with (
-            running_service(idle_timeout=0.5) as service,
+            running_service(idle_timeout=0.4) as service,
             client(service) as silent,
             client(service) as busy,
         ):
             jpeg = photo("B")
-            for _ in range(8):  # 1.6 s, three idle timeouts, a frame every 0.2 s
+            for _ in range(8):  # ~1.2 s, three idle timeouts, a frame every 0.1 s
                 await busy.send(jpeg)
                 await next_reply(busy)
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.1)
             await asyncio.wait_for(silent.wait_closed(), 5)
-            assert (silent.close_code, silent.close_reason) == (1000, "no message for 0.5 s")
+            assert (silent.close_code, silent.close_reason) == (1000, "no message for 0.4 s")
             assert busy.close_code is None
             metrics = (await aget(service.health_port, "/metrics"))[1].decode()
             assert "signify_sessions_closed_idle_total 1.0" in metrics
@@ -34,7 +34,7 @@ def test_a_silent_client_is_closed_after_the_idle_timeout_and_a_sending_one_is_n
 def test_an_idle_timeout_of_zero_never_closes():
     async def scenario() -> None:
         async with running_service(idle_timeout=0) as service, client(service) as silent:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
             assert silent.close_code is None
             await silent.send(photo("B"))
             assert (await next_reply(silent))["letter"]
