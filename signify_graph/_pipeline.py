@@ -7,7 +7,6 @@ here loads a model; the checks that need loaded stages run when the graph is bui
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ._document import check_head, check_node, did_you_mean, resolve_inputs
 from ._errors import PipelineInvalid, Problem
 from ._host import StageRegistry
 from ._kinds import Kind
@@ -24,8 +24,6 @@ from ._stage import Params, Port, Stage
 
 #: The reserved source name of the graph's input.
 GRAPH_INPUT = "input"
-_TOP_KEYS = ("name", "description", "nodes")
-_NODE_KEYS = ("id", "stage", "params", "inputs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +76,6 @@ class PipelinePlan:
     output: str
 
 
-def _did_you_mean(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" — did you mean '{close[0]}'?" if close else ""
-
-
 class _Validator:
     def __init__(self, located: Located, registry: StageRegistry, base_dir: Path) -> None:
         self.doc = located
@@ -90,6 +83,8 @@ class _Validator:
         self.base_dir = base_dir
         self.problems: list[Problem] = []
         self.override_origins: dict[Path_, Origin] = {}
+        #: Nodes whose ``inputs:`` is malformed (reported once, by check_node).
+        self.bad_inputs: set[int] = set()
 
     def at(self, path: Path_, message: str, *, key: bool = False) -> None:
         origin = self.override_origins.get(path) or self.doc.origin(path, key=key)
@@ -97,31 +92,8 @@ class _Validator:
             return
         self.problems.append(origin.problem(message))
 
-    # -- structure -----------------------------------------------------------------------
-    def top_level(self) -> list[dict[str, Any]]:
-        doc = self.doc.value
-        if not isinstance(doc, dict):
-            self.at((), "a pipeline must be a mapping with 'name', 'description' and 'nodes'")
-            return []
-        for key in doc:
-            if key not in _TOP_KEYS:
-                self.at((key,), f"unknown key '{key}'{_did_you_mean(key, _TOP_KEYS)}", key=True)
-        if not isinstance(doc.get("name"), str) or not doc.get("name"):
-            self.at(("name",) if "name" in doc else (), "'name' must be a non-empty string")
-        if "description" in doc and not isinstance(doc["description"], str):
-            self.at(("description",), "'description' must be a string")
-        nodes = doc.get("nodes")
-        if not isinstance(nodes, list) or not nodes:
-            self.at(("nodes",) if "nodes" in doc else (), "'nodes' must be a non-empty list")
-            return []
-        good = []
-        for index, node in enumerate(nodes):
-            if isinstance(node, dict):
-                good.append(node)
-            else:
-                self.at(("nodes", index), "each node must be a mapping with 'id' and 'stage'")
-                good.append({})
-        return good
+    def report(self, path: Path_, message: str, key: bool) -> None:
+        self.at(path, message, key=key)
 
     def apply_overrides(self, nodes: list[dict[str, Any]], overrides: Sequence[Override]) -> None:
         ids = [n.get("id") for n in nodes]
@@ -134,7 +106,7 @@ class _Validator:
                         override.index,
                         1,
                         f"--set names unknown node '{override.node}'"
-                        f"{_did_you_mean(override.node, known)}",
+                        f"{did_you_mean(override.node, known)}",
                     )
                 )
                 continue
@@ -161,46 +133,32 @@ class _Validator:
     # -- nodes ---------------------------------------------------------------------------
     def node(self, index: int, node: dict[str, Any], seen: dict[str, int]) -> NodePlan | None:
         where: Path_ = ("nodes", index)
-        for key in node:
-            if key not in _NODE_KEYS:
-                self.at(
-                    (*where, key),
-                    f"unknown node key '{key}'{_did_you_mean(key, _NODE_KEYS)}",
-                    key=True,
-                )
-        node_id = node.get("id")
-        if not isinstance(node_id, str) or not node_id.isidentifier():
-            self.at((*where, "id"), "node 'id' must be an identifier (letters, digits, _)")
-            node_id = None
-        elif node_id == GRAPH_INPUT:
+        wrong = check_node(where, node, self.report)
+        if "inputs" in wrong:
+            self.bad_inputs.add(index)
+        node_id = None if "id" in wrong else node["id"]
+        if node_id == GRAPH_INPUT:
             self.at((*where, "id"), f"'{GRAPH_INPUT}' is reserved for the graph's input")
         elif node_id in seen:
             self.at(
                 (*where, "id"),
                 f"duplicate node id '{node_id}' (first used by node {seen[node_id] + 1})",
             )
-        else:
+        elif node_id is not None:
             seen[node_id] = index
-        stage_name = node.get("stage")
-        if not isinstance(stage_name, str):
-            self.at(
-                (*where, "stage") if "stage" in node else where,
-                "node needs a 'stage' (a stage type name)",
-            )
+        if "stage" in wrong:
             return None
+        stage_name = node["stage"]
         info = self.registry.get(stage_name)
         if info is None:
             self.at(
                 (*where, "stage"),
-                f"unknown stage '{stage_name}'{_did_you_mean(stage_name, self.registry.names())}",
+                f"unknown stage '{stage_name}'{did_you_mean(stage_name, self.registry.names())}",
             )
             return None
-        raw_params = node.get("params", {})
-        if raw_params is None:
-            raw_params = {}
-        if not isinstance(raw_params, dict):
-            self.at((*where, "params"), "'params' must be a mapping")
+        if "params" in wrong:
             return None
+        raw_params = node.get("params") or {}
         params = self.params(info.cls, raw_params, (*where, "params"), node_id or stage_name)
         if params is None or node_id is None:
             return None
@@ -232,7 +190,7 @@ class _Validator:
                     self.at(
                         (*where, *loc),
                         f"unknown parameter '{dotted}' for stage "
-                        f"'{stage.name}'{_did_you_mean(loc[-1], fields)}",
+                        f"'{stage.name}'{did_you_mean(loc[-1], fields)}",
                         key=True,
                     )
                 elif error["type"] == "missing":
@@ -267,7 +225,8 @@ class _Validator:
                 previous = raw.get("id") if isinstance(raw.get("id"), str) else None
                 continue
             ports = dict(plan.stage.inputs)
-            sources = self._sources(declared, ports, previous, where)
+            malformed = index in self.bad_inputs
+            sources = {} if malformed else self._sources(declared, ports, previous, where)
             for position, (port_name, source) in enumerate(sources.items()):
                 port = ports[port_name]
                 at: Path_ = where
@@ -284,7 +243,7 @@ class _Validator:
                         self.at(
                             at,
                             f"node '{plan.id}' input '{port_name}' names unknown node "
-                            f"'{source}'{_did_you_mean(source, known)}",
+                            f"'{source}'{did_you_mean(source, known)}",
                         )
                     continue
                 produced = by_id[source].stage.output
@@ -312,35 +271,21 @@ class _Validator:
         self, declared: Any, ports: dict[str, Port], previous: str | None, where: Path_
     ) -> dict[str, str]:
         names = list(ports)
-        if declared is None:
-            sources = {names[0]: previous} if names and previous is not None else {}
-        elif isinstance(declared, str):
-            sources = {names[0]: declared} if names else {}
-        elif isinstance(declared, list) and all(isinstance(s, str) for s in declared):
-            if len(declared) > len(names):
-                self.at(
-                    where,
-                    f"{len(declared)} inputs given but the stage has {len(names)} port(s): "
-                    f"{', '.join(names)}",
-                )
-            sources = dict(zip(names, declared, strict=False))
-        elif isinstance(declared, dict) and all(isinstance(s, str) for s in declared.values()):
-            sources = {}
-            for port_name, source in declared.items():
-                if port_name not in ports:
-                    self.at(
-                        (*where, port_name),
-                        f"unknown input port '{port_name}'"
-                        f"{_did_you_mean(port_name, names)}; ports: {', '.join(names)}",
-                        key=True,
-                    )
-                else:
-                    sources[port_name] = source
-        else:
+        sources = resolve_inputs(declared, names if names else [], previous)
+        if isinstance(declared, list) and len(declared) > len(names):
             self.at(
-                where, "'inputs' must be a node id, a list of node ids, or a mapping port: node id"
+                where,
+                f"{len(declared)} inputs given but the stage has {len(names)} port(s): "
+                f"{', '.join(names)}",
             )
-            return {}
+        for port_name in sources:
+            if isinstance(declared, dict) and port_name not in ports:
+                self.at(
+                    (*where, port_name),
+                    f"unknown input port '{port_name}'"
+                    f"{did_you_mean(port_name, names)}; ports: {', '.join(names)}",
+                    key=True,
+                )
         for name in names:
             if name not in sources and not ports[name].optional:
                 self.at(where, f"input port '{name}' ({ports[name].kind.value}) is not connected")
@@ -372,20 +317,16 @@ class _Validator:
         return order
 
 
-def _named_sources(raw_nodes: list[dict[str, Any]], plans: list[NodePlan | None]) -> set[str]:
+def _named_sources(
+    raw_nodes: list[dict[str, Any]], plans: list[NodePlan | None], malformed: set[int]
+) -> set[str]:
     """Node ids read by nodes that failed validation, so their sources are not 'unconnected'."""
     named: set[str] = set()
+    previous: str | None = None
     for index, (raw, plan) in enumerate(zip(raw_nodes, plans, strict=True)):
-        if plan is not None:
-            continue
-        declared = raw.get("inputs")
-        if declared is None and index > 0 and isinstance(raw_nodes[index - 1].get("id"), str):
-            named.add(raw_nodes[index - 1]["id"])
-        elif isinstance(declared, str):
-            named.add(declared)
-        elif isinstance(declared, list | dict):
-            values = declared.values() if isinstance(declared, dict) else declared
-            named |= {source for source in values if isinstance(source, str)}
+        if plan is None and index not in malformed:
+            named |= set(resolve_inputs(raw.get("inputs"), [], previous).values())
+        previous = raw.get("id") if isinstance(raw.get("id"), str) else None
     return named
 
 
@@ -423,7 +364,7 @@ def plan_pipeline(
         raise PipelineInvalid(problems)
     validator = _Validator(located, registry, path.parent)
     validator.problems += problems
-    raw_nodes = validator.top_level()
+    raw_nodes = check_head(located.value, validator.report)
     validator.apply_overrides(raw_nodes, parsed)
     seen: dict[str, int] = {}
     plans = [validator.node(i, node, seen) for i, node in enumerate(raw_nodes)]
@@ -432,7 +373,7 @@ def plan_pipeline(
     if plans and plans[-1] is not None:
         output = plans[-1].id
     used = {source for plan in ordered for source in plan.inputs.values()}
-    used |= _named_sources(raw_nodes, plans)
+    used |= _named_sources(raw_nodes, plans, validator.bad_inputs)
     for index, plan in enumerate(plans):
         if plan is not None and plan.id != output and plan.id not in used:
             validator.at(

@@ -2,14 +2,16 @@
 
 Editors point at the committed ``pipelines/pipeline.schema.json`` (a modeline comment at the
 top of each pipeline file) and complete and check parameters as you type. The schema is
-generated from the same pydantic models that validate pipelines, and a test fails when the
-committed copy is stale.
+generated from the same pydantic models that validate pipelines — the file's skeleton
+(:mod:`._document`) and every stage's ``params_model`` — and a test fails when the committed
+copy is stale.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ._document import PipelineDocument
 from ._host import StageRegistry
 
 #: A ``${VAR}`` or ``${VAR:-default}`` placeholder is valid wherever a value is expected.
@@ -52,40 +54,30 @@ def pipeline_schema(registry: StageRegistry) -> dict[str, Any]:
                 "then": {"properties": {"params": params}},
             }
         )
-    node_id = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
+    document = _untitled(PipelineDocument.model_json_schema())
+    node = document.pop("$defs")["NodeDocument"]
+    node["properties"]["stage"]["enum"] = registry.names()
+    node["allOf"] = branches
+    document["properties"]["nodes"]["items"] = node
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://signify-graph.dev/pipeline.schema.json",
         "title": "signify-graph pipeline",
         "description": "A graph of stages; see `signify-graph stages` for each stage's parameters.",
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "nodes"],
-        "properties": {
-            "name": {"type": "string", "minLength": 1},
-            "description": {"type": "string"},
-            "nodes": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["id", "stage"],
-                    "properties": {
-                        "id": node_id,
-                        "stage": {"enum": registry.names()},
-                        "params": {"type": ["object", "null"]},
-                        "inputs": {
-                            "anyOf": [
-                                node_id,
-                                {"type": "array", "items": node_id},
-                                {"type": "object", "additionalProperties": node_id},
-                            ]
-                        },
-                    },
-                    "allOf": branches,
-                },
-            },
-        },
+        **document,
         "$defs": defs,
     }
+
+
+def _untitled(schema: Any) -> Any:
+    """The skeleton's schema without pydantic's generated titles ("Id", "Stage"…)."""
+    if isinstance(schema, dict):
+        generated = ("title", "description")  # a string there is pydantic's, not a property
+        return {
+            k: _untitled(v)
+            for k, v in schema.items()
+            if not (k in generated and isinstance(v, str))
+        }
+    if isinstance(schema, list):
+        return [_untitled(item) for item in schema]
+    return schema
