@@ -33,8 +33,9 @@ from ._errors import (
 )
 from ._host import PluginHost, signature_problems
 from ._kinds import Control, FrameContext, Kind
+from ._load import load_stage
 from ._pipeline import GRAPH_INPUT, PipelinePlan
-from ._stage import LoadContext, Stage, StageSession, _StatelessSession
+from ._stage import Stage, StageSession, _StatelessSession
 
 log = logging.getLogger(__name__)
 
@@ -273,17 +274,10 @@ def build_graph(
     problems: list[Problem] = []
     for node in plan.nodes:
         try:
-            stages[node.id] = node.stage(node.params, LoadContext(node.id, plan.base_dir))
+            stages[node.id] = load_stage(node.stage, node.params, node.id, plan.base_dir)
         except StageConfigError as exc:
             origin = node.param_origins.get(exc.param or "", node.origin)
             problems.append(origin.problem(f"{node.id}: {exc}"))
-        except Exception as exc:
-            problems.append(
-                node.origin.problem(
-                    f"{node.id}: stage '{node.stage.name}' failed to load: "
-                    f"{type(exc).__name__}: {exc}"
-                )
-            )
     if not problems:
         for node in plan.nodes:
             sources = {port: stages[src] for port, src in node.inputs.items() if src in stages}

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from ._document import check_head, check_node, did_you_mean, resolve_inputs
 from ._errors import PipelineInvalid, Problem
 from ._host import StageRegistry
 from ._kinds import Kind
+from ._load import validate_params
 from ._source import Located, Origin, Path_, load_yaml, parse_scalar
 from ._stage import Params, Port, Stage
 
@@ -95,41 +94,6 @@ class _Validator:
     def report(self, path: Path_, message: str, key: bool) -> None:
         self.at(path, message, key=key)
 
-    def apply_overrides(self, nodes: list[dict[str, Any]], overrides: Sequence[Override]) -> None:
-        ids = [n.get("id") for n in nodes]
-        for override in overrides:
-            if override.node not in ids:
-                known = [i for i in ids if isinstance(i, str)]
-                self.problems.append(
-                    Problem(
-                        "--set",
-                        override.index,
-                        1,
-                        f"--set names unknown node '{override.node}'"
-                        f"{did_you_mean(override.node, known)}",
-                    )
-                )
-                continue
-            index = ids.index(override.node)
-            if nodes[index].get("params") is None:
-                nodes[index]["params"] = {}
-            params = nodes[index]["params"]
-            if not isinstance(params, dict):
-                continue
-            target = params
-            for depth, part in enumerate(override.path[:-1], start=1):
-                target = target.setdefault(part, {})
-                if not isinstance(target, dict):
-                    group = ".".join((override.node, *override.path[:depth]))
-                    self.problems.append(
-                        override.origin.problem(f"'{group}' is not a group of parameters")
-                    )
-                    break
-            else:
-                target[override.path[-1]] = override.value
-                path: Path_ = ("nodes", index, "params", *override.path)
-                self.override_origins[path] = override.origin
-
     # -- nodes ---------------------------------------------------------------------------
     def node(self, index: int, node: dict[str, Any], seen: dict[str, int]) -> NodePlan | None:
         where: Path_ = ("nodes", index)
@@ -179,37 +143,18 @@ class _Validator:
     def params(
         self, stage: type[Stage], raw: dict[str, Any], where: Path_, node_id: str
     ) -> Params | None:
-        try:
-            return stage.params_model.model_validate(raw, context={"base_dir": self.base_dir})
-        except ValidationError as exc:
-            fields = list(stage.params_model.model_fields)
-            for error in exc.errors():
-                loc = tuple(str(part) for part in error["loc"])
-                dotted = ".".join((node_id, *loc))
-                if error["type"] == "extra_forbidden":
-                    self.at(
-                        (*where, *loc),
-                        f"unknown parameter '{dotted}' for stage "
-                        f"'{stage.name}'{did_you_mean(loc[-1], fields)}",
-                        key=True,
-                    )
-                elif error["type"] == "missing":
-                    self.at(
-                        where, f"missing parameter '{dotted}' for stage '{stage.name}'", key=True
-                    )
-                else:
-                    message = error["msg"].removeprefix("Value error, ")
-                    got = (
-                        f" (got {error['input']!r})" if not isinstance(error["input"], dict) else ""
-                    )
-                    source = self.doc.origin((*where, *loc)).source
-                    if (
-                        source.startswith("environment")
-                        and (*where, *loc) not in self.override_origins
-                    ):
-                        got += f" from {source}"
-                    self.at((*where, *loc), f"{dotted}: {message}{got}")
-            return None
+        result = validate_params(stage, raw, self.base_dir, node_id)
+        if not isinstance(result, list):
+            return result
+        for problem in result:
+            path = (*where, *problem.loc)
+            message = problem.message
+            source = self.doc.origin(path).source
+            from_environment = source.startswith("environment")
+            if problem.value and from_environment and path not in self.override_origins:
+                message += f" from {source}"
+            self.at(path, message, key=problem.key)
+        return None
 
     # -- wiring --------------------------------------------------------------------------
     def wire(
@@ -317,6 +262,46 @@ class _Validator:
         return order
 
 
+def apply_overrides(
+    nodes: list[dict[str, Any]],
+    overrides: Sequence[Override],
+    problems: list[Problem],
+    origins: dict[Path_, Origin],
+) -> None:
+    """Write each ``--set`` into its node's params; record its origin, or its problem."""
+    ids = [n.get("id") for n in nodes]
+    for override in overrides:
+        if override.node not in ids:
+            known = [i for i in ids if isinstance(i, str)]
+            problems.append(
+                Problem(
+                    "--set",
+                    override.index,
+                    1,
+                    f"--set names unknown node '{override.node}'"
+                    f"{did_you_mean(override.node, known)}",
+                )
+            )
+            continue
+        index = ids.index(override.node)
+        if nodes[index].get("params") is None:
+            nodes[index]["params"] = {}
+        params = nodes[index]["params"]
+        if not isinstance(params, dict):
+            continue
+        target = params
+        for depth, part in enumerate(override.path[:-1], start=1):
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                group = ".".join((override.node, *override.path[:depth]))
+                problems.append(override.origin.problem(f"'{group}' is not a group of parameters"))
+                break
+        else:
+            target[override.path[-1]] = override.value
+            path: Path_ = ("nodes", index, "params", *override.path)
+            origins[path] = override.origin
+
+
 def _named_sources(
     raw_nodes: list[dict[str, Any]], plans: list[NodePlan | None], malformed: set[int]
 ) -> set[str]:
@@ -365,7 +350,7 @@ def plan_pipeline(
     validator = _Validator(located, registry, path.parent)
     validator.problems += problems
     raw_nodes = check_head(located.value, validator.report)
-    validator.apply_overrides(raw_nodes, parsed)
+    apply_overrides(raw_nodes, parsed, validator.problems, validator.override_origins)
     seen: dict[str, int] = {}
     plans = [validator.node(i, node, seen) for i, node in enumerate(raw_nodes)]
     ordered, input_kind = validator.wire(raw_nodes, plans)

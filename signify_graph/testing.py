@@ -10,8 +10,9 @@ fixtures; they work without pytest too::
         with StageHarness(MyStage, {"factor": 2}) as harness, harness.session() as session:
             assert session.process(21) == 42
 
-The harness validates parameters with the same pydantic model and context as a pipeline,
-loads the stage once, runs ``check_sources`` against the stages you pass, and feeds items
+The harness validates parameters and loads the stage through the engine's own path (so bad
+parameters give the messages a pipeline gives, as a :class:`StageConfigError`), loads it
+once, runs ``check_sources`` against the stages you pass, and feeds items
 with engine-like frame contexts (strictly increasing sequence and timestamps).
 """
 
@@ -26,7 +27,8 @@ from typing import Any
 from ._errors import PluginError, StageConfigError
 from ._host import StageRegistry
 from ._kinds import Control, FrameContext
-from ._stage import LoadContext, Stage, StageSession
+from ._load import load_stage, validate_params
+from ._stage import Stage, StageSession
 
 __all__ = ["HarnessSession", "StageHarness", "check_stage_contract"]
 
@@ -88,11 +90,11 @@ class StageHarness:
         base_dir: str | Path = ".",
         sources: Mapping[str, Stage] | None = None,
     ) -> None:
-        base = Path(base_dir)
-        validated = stage.params_model.model_validate(
-            dict(params or {}), context={"base_dir": base}
-        )
-        self.stage = stage(validated, LoadContext(f"test_{stage.name}", base))
+        base, node_id = Path(base_dir), f"test_{stage.name}"
+        validated = validate_params(stage, params or {}, base, node_id)
+        if isinstance(validated, list):
+            raise StageConfigError("; ".join(problem.message for problem in validated))
+        self.stage = load_stage(stage, validated, node_id, base)
         problems = list(self.stage.check_sources(dict(sources or {})))
         if problems:
             self.stage.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from signify_graph import Probabilities
+from signify_graph import Probabilities, StageConfigError
 from signify_graph.testing import check_stage_contract
 
 from signify_example_plugin import ConfidenceGateStage
@@ -61,7 +61,8 @@ def test_a_hand_less_frame_ends_the_hold(stage_harness):
 
 @pytest.mark.parametrize("params", [{"threshold": 1.5}, {"hold": -1}, {"treshold": 0.5}])
 def test_bad_parameters_are_refused(stage_harness, params):
-    with pytest.raises(ValueError):  # pydantic's ValidationError is a ValueError
+    # The harness validates like a pipeline and says what a pipeline would say.
+    with pytest.raises(StageConfigError, match="test_confidence_gate"):
         stage_harness(ConfidenceGateStage, params)
 
 
