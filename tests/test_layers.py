@@ -116,3 +116,18 @@ def test_the_scan_sees_relative_imports():
     """The scan itself: the driver's relative imports resolve to absolute names."""
     names = set(imports(PACKAGE / "service" / "driver.py"))
     assert {"asyncio", "signify_graph._graph", "signify_graph.service.session"} <= names
+
+
+def test_every_module_and_class_reads_in_one_sitting():
+    """No module over 400 lines, no class over 200 (pluggy's largest module is ~750)."""
+    too_long = []
+    for path in [*sources(PACKAGE), *sources(PLUGINS)]:
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > 400:
+            too_long.append(f"{path.relative_to(REPO)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+                size = node.end_lineno - node.lineno + 1
+                if size > 200:
+                    too_long.append(f"{path.relative_to(REPO)}: class {node.name}, {size} lines")
+    assert too_long == []
