@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from .conftest import ROOT
+from ..service.conftest import ROOT
 
 LISTENING = re.compile(r"Server listening on ws://[^:]+:(\d+)")
 
