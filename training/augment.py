@@ -22,7 +22,11 @@ exactly what the serving path would compute for such a hand. Why each step:
 * **start padding** (the first k frames repeat the earliest one): the server pads the
   window that way until T frames have arrived;
 * **transition** (the first k ≤ T/2 frames come from another letter): a sliding window
-  straddles the change from one letter to the next; the label is the newest letter.
+  straddles the change from one letter to the next; the label is the newest letter;
+* **z dropout** (z set to 0 on a share of windows of 3-D sources): nine sources, and any
+  client that sends 2-D landmarks, have no depth; ``normalize`` then tells chirality from the
+  image plane, and the model must read such hands as well as 3-D ones. Windows of 2-D sources
+  are always flattened again after the 3-D rotations.
 
 Scale is not augmented: ``normalize`` divides by the palm size, so it would be a no-op.
 """
@@ -53,25 +57,38 @@ class AugmentConfig:
     drift_deg: float = 4.0
     pad_start: float = 0.25
     transition: float = 0.15
+    z_drop: float = 0.2
 
     @classmethod
     def off(cls) -> AugmentConfig:
-        return cls(0.0, 0.0, 0.0, 0.0, 1.0, (1.0, 1.0), 0.0, 0.0, 0.0, 0.0, 0.0)
+        return cls(0.0, 0.0, 0.0, 0.0, 1.0, (1.0, 1.0), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 #: Parent of each landmark in the hand's kinematic tree (the wrist is its own parent).
 _PARENT = np.array([0, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19])
 
 
+def _ancestry() -> npt.NDArray[np.float64]:
+    """A[k, j] = 1 when landmark k is on the path from the wrist to landmark j (j included)."""
+    A = np.zeros((len(_PARENT), len(_PARENT)))
+    for j in range(1, len(_PARENT)):
+        k = j
+        while k != 0:
+            A[k, j] = 1.0
+            k = _PARENT[k]
+    return A
+
+
+_ANCESTRY = _ancestry()
+
+
 def scale_bones(
     P: npt.NDArray[np.float64], factor: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]:
     """Scale each bone (parent → landmark) by ``factor`` (..., 21, 1), keeping the joint angles:
-    other signers have other finger and palm proportions."""
+    other signers have other finger and palm proportions. The wrist lands on the origin."""
     bone = (P - P[..., _PARENT, :]) * factor
-    out = np.zeros_like(P)
-    for child in range(1, 21):  # parents come before their children
-        out[..., child, :] = out[..., _PARENT[child], :] + bone[..., child, :]
+    out: npt.NDArray[np.float64] = np.swapaxes(np.swapaxes(bone, -1, -2) @ _ANCESTRY, -1, -2)
     return out
 
 
@@ -86,12 +103,17 @@ def rotation(rx: FloatArray, ry: FloatArray, rz: FloatArray) -> npt.NDArray[np.f
 
 
 def augment_windows(
-    raw: FloatArray, aspect: FloatArray, cfg: AugmentConfig, rng: np.random.Generator
+    raw: FloatArray,
+    aspect: FloatArray,
+    cfg: AugmentConfig,
+    rng: np.random.Generator,
+    has_z: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.float64], FloatArray]:
     """Augment windows of raw hands (B, T, 21, 3) with aspects (B,); return raw hands again.
 
     Works in "true shape" space (x and z multiplied by the aspect, wrist at the origin) and
     converts back with the same aspect, so ``normalize_batch(out, aspect)`` applies.
+    ``has_z`` (B,) marks the windows whose source has depth (default: all).
     """
     B, T = raw.shape[:2]
     a = aspect.astype(np.float64)[:, None, None, None]
@@ -111,8 +133,8 @@ def augment_windows(
     R0 = rotation(angles(cfg.tilt_deg), angles(cfg.yaw_deg), angles(cfg.roll_deg))
     R1 = rotation(angles(cfg.drift_deg), angles(cfg.drift_deg), angles(cfg.drift_deg)) @ R0
     t = np.linspace(0.0, 1.0, T)[None, :, None, None] if T > 1 else np.zeros((1, 1, 1, 1))
-    start = np.einsum("bij,btnj->btni", R0, P)
-    end = np.einsum("bij,btnj->btni", R1, P)
+    start = P @ np.swapaxes(R0, 1, 2)[:, None]
+    end = P @ np.swapaxes(R1, 1, 2)[:, None]
     P = (1.0 - t) * start + t * end
     if cfg.stretch != 1.0:
         log_s = np.log(cfg.stretch)
@@ -131,6 +153,10 @@ def augment_windows(
         k = np.where(rng.random(B) < cfg.transition, rng.integers(1, T // 2 + 1, B), 0)
         mask = np.arange(T)[None, :] < k[:, None]
         P = np.where(mask[:, :, None, None], other, P)
+    flat = np.zeros(B, bool) if has_z is None else ~has_z
+    if cfg.z_drop:
+        flat |= rng.random(B) < cfg.z_drop
+    P[flat, :, :, 2] = 0.0
     P[..., 0] /= a[..., 0]
     P[..., 2] /= a[..., 0]
     P[..., :2] += 0.5

@@ -27,10 +27,16 @@ from .data import Source, load, mirrored
 
 
 def static_features(
-    source: Source, window: int, *, mirror: bool = False
+    source: Source, window: int, *, mirror: bool = False, flat: bool = False
 ) -> npt.NDArray[np.float32]:
-    """Feature windows (N, T, 63) of a source's hands, each held still for T frames."""
+    """Feature windows (N, T, 63) of a source's hands, each held still for T frames.
+
+    ``mirror`` reflects every hand; ``flat`` drops its depth (z = 0), as a 2-D client sends.
+    """
     X = mirrored(source.X) if mirror else source.X
+    if flat:
+        X = X.copy()
+        X[..., 2] = 0.0
     return static_windows(features(X, source.aspect), window)
 
 
@@ -53,45 +59,6 @@ def score(
         "accuracy": round(float(correct.mean()), 4),
         "per_letter": per_letter,
         "confusions": dict(confusions.most_common(12)),
-    }
-
-
-def pooled(by_seed: dict[str, dict[str, Any]], differing: list[str]) -> dict[str, Any]:
-    """Mean accuracy (and per-letter accuracy) over seeds, the range, summed confusions, and
-    the accuracy on the letters that all sources form alike (a diagnostic, not the result)."""
-    results = list(by_seed.values())
-    accuracies = [r["accuracy"] for r in results]
-    confusions: Counter[str] = Counter()
-    for r in results:
-        confusions.update(r["confusions"])
-    agreed = [
-        (entry["n"], entry["accuracy"])
-        for r in results
-        for letter, entry in r["per_letter"].items()
-        if letter not in differing
-    ]
-    agreed_n = sum(n for n, _ in agreed)
-    return {
-        "n": results[0]["n"],
-        "accuracy": round(float(np.mean(accuracies)), 4),
-        "min": min(accuracies),
-        "max": max(accuracies),
-        "by_seed": dict(zip(by_seed, accuracies, strict=True)),
-        "mirrored": round(float(np.mean([r["mirrored"] for r in results])), 4),
-        "per_letter": {
-            letter: {
-                "n": entry["n"],
-                "accuracy": round(
-                    float(np.mean([r["per_letter"][letter]["accuracy"] for r in results])), 4
-                ),
-            }
-            for letter, entry in results[0]["per_letter"].items()
-        },
-        "confusions_summed_over_seeds": dict(confusions.most_common(12)),
-        "agreed_letters": {
-            "n": agreed_n // len(results),
-            "accuracy": round(sum(n * a for n, a in agreed) / max(agreed_n, 1), 4),
-        },
     }
 
 

@@ -1,8 +1,9 @@
 """The classifier network and its export to one self-contained ONNX file.
 
-A per-frame linear embedding, one LSTM layer over the window and a linear head. The exported
-graph ends in a softmax, so the server reads probabilities and needs no knowledge of logits.
-Batch and window length are dynamic (T ≥ 1 works); metadata says which T it was trained for.
+A per-frame embedding (``layers`` linear + ReLU blocks), one LSTM layer over the window and a
+linear head. The exported graph ends in a softmax, so the server reads probabilities and needs
+no knowledge of logits. Batch and window length are dynamic (T ≥ 1 works); metadata says which
+T it was trained for.
 """
 
 from __future__ import annotations
@@ -18,13 +19,96 @@ from torch import nn
 
 N_FEATURES = 63
 
+#: Parent of each landmark in the hand's kinematic tree (the wrist is its own parent).
+_PARENT = [0, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19]
+#: Consecutive bones of each finger (child landmark of the first and of the second bone).
+_JOINTS = [(c, c + 1) for f in (1, 5, 9, 13, 17) for c in range(f, f + 3)]
+#: Pairs whose distance tells the thumb's place among the fingers (A E M N S T) and how the
+#: fingertips meet (O, F, R, V): thumb tip to every finger's lower joints, and tip to tip.
+_TIPS = [4, 8, 12, 16, 20]
+_PAIRS = [(4, j) for j in (5, 6, 9, 10, 13, 14, 17, 18)] + [
+    (a, b) for i, a in enumerate(_TIPS) for b in _TIPS[i + 1 :]
+]
+
+
+def _selection(rows: int, columns: list[int]) -> torch.Tensor:
+    """(rows, len(columns)) matrix that picks ``columns`` of a row vector (a gather as a matmul)."""
+    matrix = torch.zeros(rows, len(columns))
+    for j, i in enumerate(columns):
+        matrix[i, j] = 1.0
+    return matrix
+
+
+def _geometry_matrices() -> dict[str, torch.Tensor]:
+    """Constant matrices that turn the 63 features into the derived ones with products only.
+
+    ``difference``: features → the K difference vectors (20 bones, then the pairs), flattened;
+    ``triples``: a flattened vector field → the sum of each vector's 3 components (squared
+    lengths); ``repeat``: the bones' lengths → each repeated 3 times; ``first``/``second``: the
+    unit bones → the first/second bone of each joint.
+    """
+    ends = [(_PARENT[c], c) for c in range(1, 21)] + _PAIRS
+    difference = torch.zeros(N_FEATURES, 3 * len(ends))
+    for k, (a, b) in enumerate(ends):
+        for axis in range(3):
+            difference[3 * b + axis, 3 * k + axis] = 1.0
+            difference[3 * a + axis, 3 * k + axis] = -1.0
+    triples = torch.zeros(3 * len(ends), len(ends))
+    for k in range(len(ends)):
+        triples[3 * k : 3 * k + 3, k] = 1.0
+    return {
+        "difference": difference,
+        "triples": triples,
+        "repeat": triples[:60, :20].T.contiguous(),
+        "first": _selection(60, [3 * (a - 1) + i for a, _ in _JOINTS for i in range(3)]),
+        "second": _selection(60, [3 * (b - 1) + i for _, b in _JOINTS for i in range(3)]),
+        "joint_triples": triples[: 3 * len(_JOINTS), : len(_JOINTS)].contiguous(),
+    }
+
+
+class HandGeometry(nn.Module):
+    """Derived per-frame features: bone directions, joint bend, thumb-to-finger distances.
+
+    Rotation-invariant cues a small network struggles to compute from 63 coordinates with the
+    few people it learns from. They are computed inside the model — so inside the ONNX graph,
+    as constant matrix products and element-wise operations, no reshapes — and the feature
+    contract stays ``normalize``'s 63 numbers.
+    """
+
+    size = N_FEATURES + 3 * 20 + len(_JOINTS) + len(_PAIRS)
+
+    def __init__(self) -> None:
+        super().__init__()
+        for name, matrix in _geometry_matrices().items():
+            self.register_buffer(name, matrix, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        vectors = x @ self.difference
+        length = torch.sqrt((vectors * vectors) @ self.triples + 1e-12)
+        unit = vectors[..., :60] / (length[..., :20] @ self.repeat + 1e-6)
+        bend = ((unit @ self.first) * (unit @ self.second)) @ self.joint_triples
+        return torch.cat([x, unit, bend, length[..., 20:]], dim=-1)
+
 
 class LetterLSTM(nn.Module):
     """features (B, T, 63) → logits (B, n_labels), read from the last time step."""
 
-    def __init__(self, n_labels: int, hidden: int = 128, embed: int = 128, dropout: float = 0.2):
+    def __init__(
+        self,
+        n_labels: int,
+        hidden: int = 128,
+        embed: int = 128,
+        dropout: float = 0.2,
+        layers: int = 1,
+        derived: bool = False,
+    ):
         super().__init__()
-        self.embed = nn.Sequential(nn.Linear(N_FEATURES, embed), nn.ReLU(), nn.Dropout(dropout))
+        blocks: list[nn.Module] = [HandGeometry()] if derived else []
+        width = HandGeometry.size if derived else N_FEATURES
+        for _ in range(layers):
+            blocks += [nn.Linear(width, embed), nn.ReLU(), nn.Dropout(dropout)]
+            width = embed
+        self.embed = nn.Sequential(*blocks)
         self.lstm = nn.LSTM(embed, hidden, batch_first=True)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, n_labels))
 

@@ -1,10 +1,11 @@
-"""Train the letter classifier, or evaluate the recipe leave-one-source-out.
+"""Train the letter classifier on every source and export it.
 
-``python -m training.train`` trains on boris + nejohnson + roboflow_train with the shipped
+``python -m training.train`` trains on every training source (the repository's boris,
+nejohnson and roboflow_train, and the 43 of ``../shared/data/signers``) with the shipped
 settings, exports ``models/classifier.onnx`` and evaluates it (with onnxruntime) on
-roboflow_valid and, once, roboflow_test. ``--loso`` trains on two sources and tests on the
-third, for each of the three, and prints the table. ``--no-test`` (for choosing settings)
-never touches roboflow_test and writes no model unless ``--out`` is given.
+roboflow_valid and, once, roboflow_test. ``--no-test`` (for choosing settings) never touches
+roboflow_test and writes no model unless ``--out`` is given. The honest estimate for a new
+signer is leave-one-source-out: ``python -m training.evaluate --loso`` (:mod:`training.loso`).
 
 Runs are seeded and single-threaded, so the same command gives the same model.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shlex
 import sys
@@ -29,10 +31,9 @@ from signify_stages.normalize import CONTRACT
 from torch import nn
 
 from .augment import AugmentConfig
-from .data import TRAIN_SOURCES, Source, load, load_many
-from .evaluate import OnnxClassifier, evaluate_sources, pooled, score, static_features, summary
+from .data import Source, all_training_sources, load, load_many
+from .evaluate import OnnxClassifier, evaluate_sources, score, static_features
 from .model import LetterLSTM, export_onnx, predict
-from .profiles import differing_letters
 from .sampler import Sampler
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
     real_windows: float = 0.5
+    layers: int = 1
+    derived: bool = False
+    source_power: float = 0.0
     seed: int = 0
 
 
@@ -70,12 +74,13 @@ def fit(
     aug: AugmentConfig,
     valid: Source | None = None,
     eval_every: int = 500,
+    quiet: bool = False,
 ) -> tuple[nn.Module, list[dict[str, Any]]]:
     """Train a fresh network on ``sources``; print validation accuracy every ``eval_every``."""
     set_determinism(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    net = LetterLSTM(len(labels), cfg.hidden, cfg.embed, cfg.dropout)
-    sampler = Sampler(sources, labels, cfg.window, aug, rng, cfg.real_windows)
+    net = LetterLSTM(len(labels), cfg.hidden, cfg.embed, cfg.dropout, cfg.layers, cfg.derived)
+    sampler = Sampler(sources, labels, cfg.window, aug, rng, cfg.real_windows, cfg.source_power)
     optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, cfg.lr, total_steps=cfg.steps, pct_start=0.1
@@ -100,7 +105,8 @@ def fit(
                 entry["valid"] = score(predict(net, valid_x), valid.y, labels)["accuracy"]
             entry["seconds"] = round(time.time() - started, 1)
             history.append(entry)
-            print("   ", entry, flush=True)
+            if not quiet:
+                print("   ", entry, flush=True)
             running = 0.0
     return net.eval(), history
 
@@ -110,70 +116,21 @@ def labels_of(sources: list[Source]) -> list[str]:
     return sorted(set().union(*(set(s.y.tolist()) for s in sources)))
 
 
+def where(source: Source) -> str:
+    """A source's file relative to the repository (``../shared/…`` for the signers)."""
+    return os.path.relpath(source.path, ROOT)
+
+
 def provenance(sources: list[Source]) -> dict[str, str]:
-    return {s.path.relative_to(ROOT).as_posix(): s.sha256 for s in sources}
+    """Every file the model learnt from (or was chosen with) → its sha256."""
+    return {where(s): s.sha256 for s in sources}
 
 
 def print_sources(sources: list[Source]) -> None:
     print("data:")
     for source in sources:
         print("  " + source.describe())
-        print(f"    file {source.path.relative_to(ROOT)} sha256 {source.sha256}")
-
-
-def run_loso(
-    cfg: TrainConfig, aug: AugmentConfig, only: list[str], seeds: list[int]
-) -> dict[str, Any]:
-    """Leave one source out: train on the other two, test on it, for each source and seed.
-
-    One seed is not enough to compare recipes: on an unseen signer whole letters fall on
-    either side of a decision boundary depending on the seed (boris swings by 5 points), so
-    the table reports the mean over ``seeds`` with the range.
-    """
-    sources = load_many(TRAIN_SOURCES)
-    print_sources(sources)
-    runs: dict[str, dict[str, Any]] = {}
-    for seed in seeds:
-        for held in sources:
-            if only and held.name not in only:
-                continue
-            train = [s for s in sources if s is not held]
-            labels = labels_of(train)
-            print(
-                f"\n== seed {seed}, held out: {held.name}; training on "
-                f"{', '.join(s.name for s in train)}"
-            )
-            net, _ = fit(train, labels, replace(cfg, seed=seed), aug)
-            result = score(predict(net, static_features(held, cfg.window)), held.y, labels)
-            result["mirrored"] = score(
-                predict(net, static_features(held, cfg.window, mirror=True)), held.y, labels
-            )["accuracy"]
-            runs.setdefault(held.name, {})[str(seed)] = result
-            print(summary(held.name, result))
-    differing = differing_letters(sources)
-    held_out = {name: pooled(by_seed, differing) for name, by_seed in runs.items()}
-    print(
-        f"\nleave-one-source-out, mean over seeds {seeds} (static windows of T identical frames):"
-    )
-    print(f"the sources form {' '.join(differing)} differently (python -m training.profiles)")
-    print(
-        f"{'held-out source':<18}{'n':>7}{'accuracy':>10}{'range':>17}{'mirrored':>10}"
-        f"{'other letters':>15}"
-    )
-    for name, result in held_out.items():
-        span = f"{result['min']:.1%}–{result['max']:.1%}"
-        print(
-            f"{name:<18}{result['n']:>7}{result['accuracy']:>10.2%}{span:>17}"
-            f"{result['mirrored']:>10.2%}{result['agreed_letters']['accuracy']:>15.2%}"
-        )
-    return {
-        "config": {**asdict(cfg), "seed": seeds},
-        "augment": asdict(aug),
-        "training_data": provenance(sources),
-        "held_out": held_out,
-        "letters_formed_differently": differing,
-        "runs": runs,
-    }
+        print(f"    file {where(source)} sha256 {source.sha256}")
 
 
 def run_final(
@@ -184,7 +141,7 @@ def run_final(
     command: str,
     names: list[str],
 ) -> dict[str, Any]:
-    """Train on ``names`` (all three sources), export, evaluate the file with onnxruntime."""
+    """Train on ``names`` (every source), export, evaluate the file with onnxruntime."""
     sources = load_many(names)
     valid = load("roboflow_valid")
     print_sources([*sources, valid])
@@ -226,7 +183,13 @@ def run_final(
     }
     if loso_file.is_file():
         loso = json.loads(loso_file.read_text())
-        headline["loso"] = {k: v["accuracy"] for k, v in loso["held_out"].items()}
+        if "summary" in loso:  # the leave-one-source-out run of this recipe
+            summary = loso["summary"]
+            headline["loso"] = {
+                "command": loso["command"],
+                **{k: summary[k] for k in ("sources", "mean", "median", "worst_five")},
+                "per_source": {k: v["accuracy"] for k, v in loso["sources"].items()},
+            }
     metadata["metrics"] = headline
     if out is not None:
         export_onnx(net, out, cfg.window, metadata)
@@ -234,49 +197,51 @@ def run_final(
     return {"metadata": metadata, "metrics": metrics}
 
 
+def parse_settings(
+    settings: list[str], augment: list[str], *, no_augment: bool = False
+) -> tuple[TrainConfig, AugmentConfig]:
+    """``FIELD=VALUE`` overrides (values as JSON) of the shipped training and augmentation."""
+    cfg, aug = TrainConfig(), AugmentConfig.off() if no_augment else AugmentConfig()
+    for item in settings:
+        name, _, value = item.partition("=")
+        cfg = replace(cfg, **{name: json.loads(value)})
+    for item in augment:
+        name, _, value = item.partition("=")
+        aug = replace(aug, **{name: json.loads(value)})
+    return cfg, aug
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--loso", action="store_true", help="leave-one-source-out evaluation")
-    parser.add_argument("--only", nargs="*", default=[], help="with --loso: these held-out sources")
-    parser.add_argument(
-        "--seeds", nargs="*", type=int, default=[0, 1, 2], help="with --loso: seeds to average"
     )
     parser.add_argument("--no-test", action="store_true", help="never evaluate roboflow_test")
     parser.add_argument("--out", type=Path, help="model path (default models/classifier.onnx)")
     parser.add_argument("--results", type=Path, help="results JSON (default training/results/…)")
     parser.add_argument("--no-augment", action="store_true", help="ablation: no augmentation")
     parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="training settings, e.g. steps=2000 hidden=96",
+    )
+    parser.add_argument(
         "--aug",
         nargs="*",
         default=[],
         metavar="NAME=VALUE",
-        help="override augmentation settings, e.g. yaw_deg=30",
+        help="augmentation settings, e.g. yaw_deg=30",
     )
-    parser.add_argument(
-        "--sources",
-        nargs="*",
-        default=list(TRAIN_SOURCES),
-        help="training sources (default: all three)",
-    )
-    for field, value in asdict(TrainConfig()).items():
-        parser.add_argument("--" + field.replace("_", "-"), type=type(value), default=value)
+    parser.add_argument("--sources", nargs="*", help="training sources (default: every one)")
     args = parser.parse_args(argv)
-    cfg = TrainConfig(**{f: getattr(args, f) for f in asdict(TrainConfig())})
-    aug = AugmentConfig.off() if args.no_augment else AugmentConfig()
-    for item in args.aug:
-        name, _, value = item.partition("=")
-        aug = replace(aug, **{name: json.loads(value)})
+    cfg, aug = parse_settings(args.set, args.aug, no_augment=args.no_augment)
     command = "python -m training.train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     print(f"command: {command.strip()}\nconfig: {asdict(cfg)}\naugment: {asdict(aug)}")
-    if args.loso:
-        results = run_loso(cfg, aug, args.only, args.seeds)
-        path = args.results or RESULTS / "loso.json"
-    else:
-        out = args.out if args.out else (None if args.no_test else ROOT / "models/classifier.onnx")
-        results = run_final(cfg, aug, out, not args.no_test, command.strip(), args.sources)
-        path = args.results or RESULTS / ("final.json" if not args.no_test else "selection.json")
+    names = args.sources or list(all_training_sources())
+    out = args.out if args.out else (None if args.no_test else ROOT / "models/classifier.onnx")
+    results = run_final(cfg, aug, out, not args.no_test, command.strip(), names)
+    path = args.results or RESULTS / ("final.json" if not args.no_test else "selection.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     print(f"wrote {path}")
