@@ -79,7 +79,8 @@ def check_no_uploader(version: str | None = None) -> None:
     From 0.10.35 on (checked: 0.10.35, 1.0.0, 1.2.2, 1.2.3) ``libmediapipe.so`` links libcurl
     and gives every landmarker a usage-statistics logger (``TasksStatsProtoLogger``), whatever
     the options: a thread of its own looks up ``play.googleapis.com`` and posts to it when a
-    landmarker closes and once a minute while one is open (google-ai-edge/mediapipe#6291).
+    landmarker closes, and a minute after one is made if it is still open
+    (google-ai-edge/mediapipe#6291).
     Nothing turns it off — no option, flag or environment variable; ``TaskRunner::Create``
     makes the logger unconditionally — and blocking it from inside the process (a proxy
     variable makes libcurl try 127.0.0.1 instead; a patched ``getaddrinfo`` would rest on the

@@ -265,7 +265,7 @@ def test_running_a_pipeline_on_photos_makes_no_outbound_connection_or_dns(
 def test_the_installed_mediapipe_library_cannot_resolve_a_name():
     """MediaPipe's native library links no resolver and no HTTP client at all (1.2.3 links
     ``getaddrinfo`` and libcurl), so none of its code paths — even ones a test never reaches,
-    like a periodic upload — can look a name up."""
+    like the upload a minute after a landmarker is made — can look a name up."""
     spec = importlib.util.find_spec("mediapipe")
     assert spec is not None and spec.origin is not None
     data = (Path(spec.origin).parent / "tasks" / "c" / "libmediapipe.so").read_bytes()
