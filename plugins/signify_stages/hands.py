@@ -80,16 +80,15 @@ def check_no_uploader(version: str | None = None) -> None:
     and gives every landmarker a usage-statistics logger (``TasksStatsProtoLogger``), whatever
     the options: a thread of its own looks up ``play.googleapis.com`` and posts to it when a
     landmarker closes, and a minute after one is made if it is still open
-    (google-ai-edge/mediapipe#6291).
-    Nothing turns it off — no option, flag or environment variable; ``TaskRunner::Create``
-    makes the logger unconditionally — and blocking it from inside the process (a proxy
-    variable makes libcurl try 127.0.0.1 instead; a patched ``getaddrinfo`` would rest on the
-    binary's layout) still leaves the uploader running and trying. 0.10.31–0.10.33 are built
-    without it: their library links no resolver, socket or HTTP code at all, and finds the same
-    landmarks and letters (BENCHMARKS.md, "MediaPipe without its uploader", with what it costs).
-    ``pyproject.toml`` pins them; this check stops a newer one installed by hand before it makes
-    a landmarker, so no configuration leaks. ``tests/service/test_privacy.py`` proves it with
-    strace on the running service.
+    (google-ai-edge/mediapipe#6291). Nothing turns it off — ``TaskRunner::Create`` makes the
+    logger unconditionally; there is no option, flag or environment variable — and blocking it
+    from inside the process (a proxy variable makes libcurl try 127.0.0.1 instead; a patched
+    ``getaddrinfo`` would rest on the binary's layout) still leaves the uploader running and
+    trying. 0.10.31–0.10.33 are built without it: their library links no resolver, socket or
+    HTTP code at all, and finds the same landmarks and letters (BENCHMARKS.md, "MediaPipe
+    without its uploader", with what it costs). ``pyproject.toml`` pins them; this check stops
+    a newer one installed by hand before it makes a landmarker, so no configuration leaks.
+    ``tests/service/test_privacy.py`` proves it with strace on the running service.
     """
     version = version or importlib.metadata.version("mediapipe")
     release = tuple(int(part) for part in re.findall(r"\d+", version)[:3])
