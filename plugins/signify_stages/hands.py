@@ -7,6 +7,9 @@ scratch. Sharing one landmarker between clients — the old service's design —
 tracks, so we never do.
 
 The old ``MEDIAPIPE_MODEL_COMPLEXITY`` maps to ``model``: 0 → ``lite``, 1 → ``full``.
+
+MediaPipe must not talk to the network: the stage refuses a release that would (see
+:func:`check_no_uploader`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from __future__ import annotations
 import hashlib
 import importlib.abc
 import importlib.machinery
+import importlib.metadata
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,6 +69,37 @@ class _NoDrawing(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 if os.environ.get("SIGNIFY_SKIP_MEDIAPIPE_DRAWING") == "1":
     sys.meta_path.insert(0, _NoDrawing())
+
+#: The first MediaPipe release with the usage-statistics uploader (0.10.34 was never released).
+UPLOADER_SINCE = (0, 10, 34)
+
+
+def check_no_uploader(version: str | None = None) -> None:
+    """Refuse a MediaPipe whose Tasks library sends usage statistics to Google.
+
+    From 0.10.35 on (checked: 0.10.35, 1.0.0, 1.2.2, 1.2.3) ``libmediapipe.so`` links libcurl
+    and gives every landmarker a usage-statistics logger (``TasksStatsProtoLogger``), whatever
+    the options: a thread of its own looks up ``play.googleapis.com`` and posts to it when a
+    landmarker closes, and a minute after one is made if it is still open
+    (google-ai-edge/mediapipe#6291). Nothing turns it off — ``TaskRunner::Create`` makes the
+    logger unconditionally; there is no option, flag or environment variable — and blocking it
+    from inside the process (a proxy variable makes libcurl try 127.0.0.1 instead; a patched
+    ``getaddrinfo`` would rest on the binary's layout) still leaves the uploader running and
+    trying. 0.10.31–0.10.33 are built without it: their library links no resolver, socket or
+    HTTP code at all, and finds the same landmarks and letters (BENCHMARKS.md, "MediaPipe
+    without its uploader", with what it costs). ``pyproject.toml`` pins them; this check stops
+    a newer one installed by hand before it makes a landmarker, so no configuration leaks.
+    ``tests/service/test_privacy.py`` proves it with strace on the running service.
+    """
+    version = version or importlib.metadata.version("mediapipe")
+    release = tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+    if release >= UPLOADER_SINCE:
+        raise StageConfigError(
+            f"mediapipe {version} sends usage statistics to play.googleapis.com on its own, "
+            "with no way to turn it off; install the pinned release: "
+            "pip install 'mediapipe>=0.10.31,<0.10.34'"
+        )
+
 
 _COMPLEXITY = {"0": "lite", "1": "full"}
 
@@ -121,6 +157,7 @@ class HandsStage(Stage):
 
     def __init__(self, params: HandsParams, context: Any) -> None:
         super().__init__(params, context)
+        check_no_uploader()
         if params.bundle is not None:
             path = params.bundle
         else:

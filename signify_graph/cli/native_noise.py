@@ -17,7 +17,9 @@ import re
 import sys
 import threading
 
-_NOISE = re.compile(rb"^(INFO: |[IW]\d{4} |WARNING: Logging before InitGoogle)")
+_NOISE = re.compile(
+    rb"^(INFO: |[IW]\d{4} |WARNING: (Logging before InitGoogle|All log messages before absl::))"
+)
 
 
 def _forward(read_fd: int, write_fd: int) -> None:
