@@ -50,7 +50,13 @@ class DecodeParams(Params):
 def to_bytes(data: bytes | bytearray | memoryview | str) -> bytes:
     """Bytes as given, or decoded from base64 text (a ``data:`` URL prefix is allowed)."""
     if isinstance(data, str):
-        text = data.split(",", 1)[1] if data.startswith("data:") else data
+        text = data
+        if data.startswith("data:"):
+            _, comma, text = data.partition(",")
+            if not comma:
+                raise InputError(
+                    "invalid base64: a data: URL needs a comma before its data", code="bad_base64"
+                )
         try:
             return base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError) as exc:

@@ -39,22 +39,67 @@ class LandmarksParams(Params):
     """Width / height of the client's frames when the message does not say."""
 
 
+def _is_number(value: Any) -> bool:
+    """A JSON number: ``"0.5"`` and ``true`` are not (numpy would read both as numbers)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite double; ``None`` for anything else (an integer past any double
+    included: ``float()`` of it raises ``OverflowError``)."""
+    if not _is_number(value):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _aspect(message: Mapping[str, Any], default: float) -> float:
     if "aspect" in message:
-        value = message["aspect"]
+        value = _finite(message["aspect"])
     elif "image_size" in message:
         size = message["image_size"]
         if not (isinstance(size, list | tuple) and len(size) == 2):
             raise InputError("image_size must be [width, height]", code="bad_landmarks")
-        width, height = size
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in size):
+        width, height = (_finite(v) for v in size)
+        if width is None or height is None or width <= 0 or height <= 0:
             raise InputError("image_size must hold two positive numbers", code="bad_landmarks")
         value = width / height
     else:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.1 < value <= 10:
+    if value is None or not 0.1 < value <= 10:
         raise InputError("aspect must be a number in (0.1, 10]", code="bad_landmarks")
-    return float(value)
+    return value
+
+
+def _points(points: Any) -> np.ndarray:
+    """The points as a float64 array, if they are numbers (nested lists, as JSON gives them,
+    or a numeric array); the shape is checked by the caller."""
+    if isinstance(points, np.ndarray):
+        if points.dtype.kind not in "iuf":
+            raise InputError("landmarks must be 21 [x, y, z] number triples", code="bad_landmarks")
+        return points.astype(np.float64)
+    if not (
+        isinstance(points, list | tuple)
+        and all(
+            isinstance(point, list | tuple) and all(_is_number(v) for v in point)
+            for point in points
+        )
+    ):
+        raise InputError("landmarks must be 21 [x, y, z] number triples", code="bad_landmarks")
+    try:
+        return np.asarray(points, dtype=np.float64)
+    except OverflowError as exc:  # an integer past any double
+        raise InputError(
+            f"landmark coordinates beyond ±{_LIMIT:g} are not image-normalised",
+            code="bad_landmarks",
+        ) from exc
+    except ValueError as exc:  # ragged
+        raise InputError(
+            "landmarks must be 21 [x, y, z] number triples", code="bad_landmarks"
+        ) from exc
 
 
 def parse_landmarks(message: Any, default_aspect: float = 1.0) -> Hand | None:
@@ -71,12 +116,7 @@ def parse_landmarks(message: Any, default_aspect: float = 1.0) -> Hand | None:
             raise InputError("handedness must be 'Left' or 'Right'", code="bad_landmarks")
     if points is None or (isinstance(points, list) and not points):
         return None
-    try:
-        array = np.asarray(points, dtype=np.float64)
-    except (ValueError, TypeError) as exc:
-        raise InputError(
-            "landmarks must be 21 [x, y, z] number triples", code="bad_landmarks"
-        ) from exc
+    array = _points(points)
     if array.shape != (21, 3):
         raise InputError(
             f"landmarks must have shape (21, 3), got {array.shape}", code="bad_landmarks"

@@ -59,14 +59,55 @@ class Reset:
 Message = Frame | Reset
 
 
+def _number(text: str) -> int | float:
+    """An integer as orjson reads it: exact within 64 bits, a double beyond (``inf`` past any
+    double). Python would read a 400-digit integer exactly, and one of 5000 digits not at all
+    (``ValueError``): neither is a number a client means, and stages expect doubles."""
+    if len(text) <= 20:
+        value = int(text)
+        if -(2**63) <= value < 2**64:
+            return value
+    return float(text)
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """The first string in ``data`` holding a lone surrogate (``"\\ud800"``), if any.
+
+    JSON's escapes can spell one, :mod:`json` reads it, and it is not Unicode text: no reply
+    that echoed it could be encoded (orjson refuses it, and so does RFC 7493's I-JSON).
+    Iterative, because the nesting is as deep as :mod:`json` allowed."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode()
+                except UnicodeEncodeError:
+                    return item
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
 def _strict_loads(message: str) -> Any:
     """What orjson refused, read by :mod:`json`: it names the fault more plainly, and it reads
     ``NaN``/``Infinity``, which Python clients write, so they reach the stage that validates
-    landmarks and are refused there with the documented ``bad_landmarks``."""
+    landmarks and are refused there with the documented ``bad_landmarks``. Numbers are read
+    as orjson reads them (:func:`_number`); lone surrogates are refused as orjson refuses them."""
     try:
-        return json.loads(message)
+        data = json.loads(message, parse_int=_number)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise ProtocolError("bad_json", f"the message is not valid JSON: {exc}") from None
+    lone = _lone_surrogate(data)
+    if lone is not None:
+        raise ProtocolError(
+            "bad_json", f"the message is not valid JSON: a lone surrogate in {ascii(lone)[:40]}"
+        )
+    return data
 
 
 def error_payload(code: str, message: str, client_id: ClientId = None) -> dict[str, Any]:

@@ -133,7 +133,10 @@ def test_what_is_not_an_image_is_refused_as_not_an_image(decode: Decode, data: A
     assert error_code(decode, data) == "not_an_image"
 
 
-@pytest.mark.parametrize("text", ["not base64 at all!", "abc", "data:image/jpeg;base64,%%%"])
+@pytest.mark.parametrize(
+    "text",
+    ["not base64 at all!", "abc", "data:image/jpeg;base64,%%%", "data:image/jpeg;base64", "data:"],
+)
 def test_invalid_base64_text_is_refused_as_bad_base64(decode: Decode, text: str) -> None:
     assert error_code(decode, text) == "bad_base64"
 

@@ -59,6 +59,12 @@ def garbage(real: list[list[float]]) -> dict[str, Any]:
     inf[20][0] = float("inf")
     huge = [row[:] for row in real]
     huge[0][0] = 1e9
+    past_double: list[list[Any]] = [row[:] for row in real]
+    past_double[0][0] = 10**400  # float() of it raises OverflowError
+    numeric_text: list[list[Any]] = [row[:] for row in real]
+    numeric_text[0][0] = "0.5"  # numpy reads it as a number; the schema does not
+    boolean: list[list[Any]] = [row[:] for row in real]
+    boolean[0][0] = True
     return {
         "nan": nan,
         "inf": inf,
@@ -80,6 +86,14 @@ def garbage(real: list[list[float]]) -> dict[str, Any]:
         "bool-aspect": {"landmarks": real, "aspect": True},
         "bad-image-size": {"landmarks": real, "image_size": [640]},
         "negative-image-size": {"landmarks": real, "image_size": [640, -480]},
+        "past-double": past_double,
+        "numeric-text": numeric_text,
+        "boolean": boolean,
+        "text-array": np.array([["0.5"] * 3] * 21),
+        "past-double-image-size": {"landmarks": real, "image_size": [10**400, 480]},
+        "past-double-both-sides": {"landmarks": real, "image_size": [10**400, 10**400]},
+        "text-image-size": {"landmarks": real, "image_size": ["640", 480]},
+        "past-double-aspect": {"landmarks": real, "aspect": 10**400},
     }
 
 
