@@ -215,9 +215,10 @@ class SessionCore:
         except ProtocolError as exc:
             return [_error(exc.code, exc.message, exc.client_id)]
         if not isinstance(parsed, Frame):
-            actions = self._control(parsed.control)
-            return [*actions, Send({"ack": "reset", "target": parsed.control.target})]
-        actions = [] if parsed.control is None else self._control(parsed.control)
+            return [*self._control(parsed.control), _ack(parsed.control)]
+        # A legacy frame that changes the target is a reset too: acknowledged like any.
+        control = parsed.control
+        actions = [] if control is None else [*self._control(control), _ack(control)]
         arrival_ms = int((now - self._origin) * 1000)
         work = Work(parsed.payload, now, arrival_ms, index, parsed.id)
         return [*actions, Accepted(), *self._submit(work, now)]
@@ -359,6 +360,10 @@ class SessionCore:
             return []
         self._deferred = False
         return [Undefer()]
+
+
+def _ack(control: Control) -> Send:
+    return Send({"ack": "reset", "target": control.target})
 
 
 def _error(code: str, message: str, client_id: ClientId = None) -> Send:

@@ -128,3 +128,21 @@ def test_hostile_image_messages_get_documented_answers(caplog):
     got = asyncio.run(scenario())
     assert [code for _, code in got] == [code for _, code in cases], got
     assert _tracebacks(caplog) == []
+
+
+def test_a_legacy_frame_changing_the_target_is_acknowledged_before_its_reply():
+    """docs/PROTOCOL.md: the ack is "sent for every reset, explicit or legacy" (defect 7)."""
+    blob = base64.b64encode(photo("B")).decode()
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with running_service() as service, client(service) as ws:
+            await ws.send(json.dumps({"jpeg_blob": blob, "new_word_letter": "c"}))
+            first, second = await receive_json(ws), await receive_json(ws)
+            await ws.send(json.dumps({"jpeg_blob": blob, "new_word_letter": "C"}))
+            third = await receive_json(ws)  # the same letter again: no reset, no ack
+            return [first, second, third]
+
+    first, second, third = asyncio.run(scenario())
+    assert first == {"ack": "reset", "target": "C"}
+    assert "letter" in second and second["target"] == "C"
+    assert "letter" in third and "ack" not in third

@@ -176,11 +176,13 @@ def test_a_frame_after_a_reset_runs_after_the_reset_is_applied():
     assert isinstance(after[0], ApplyReset) and started(after[1:]) == [2]
 
 
-def test_an_old_style_message_changing_the_target_resets_before_its_frame():
+def test_an_old_style_message_changing_the_target_resets_and_acks_before_its_frame():
     s = session()
     message = json.dumps({"jpeg_blob": "AAAA", "new_word_letter": "c"})
     actions = s.send(message)
     assert actions[0] == ApplyReset(Control("C")) and started(actions) == [None]
+    assert sent(actions) == [{"ack": "reset", "target": "C"}]
+    assert sent(s.send(message)) == []  # the same letter again: no reset, no ack
 
 
 # -- opening while reading ----------------------------------------------------------------
