@@ -15,12 +15,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
-from websockets.typing import Origin
 
 from .._cores import cpu_cores
 from .._errors import StartupError
@@ -31,7 +29,7 @@ from .._pipeline import plan_pipeline
 from .connections import Sessions
 from .driver import SessionServices
 from .fairshare import FairShare
-from .http import Router, handshake_refusal, start_health_app, to_websockets
+from .http import Router, answer, start_health_app, to_websockets
 from .memory import malloc_trim, trim_every
 from .observe import ServiceState, watch_loop_lag
 from .settings import ServiceSettings
@@ -82,7 +80,9 @@ class Service:
         self.sessions: Sessions | None = None
         #: What the WebSocket port answers over plain HTTP (metrics too when HEALTH_PORT is
         #: the same port: Railway may set PORT=8080).
-        self.router = Router(self.state, metrics=self._shared_health_port, static=WEB_ROOT)
+        self.router = Router(
+            self.state, metrics=self._shared_health_port, static=WEB_ROOT, public=True
+        )
         self._ws: Server | None = None
         self._health: web.AppRunner | None = None
         self._lag_task: asyncio.Task[None] | None = None
@@ -136,7 +136,6 @@ class Service:
                 ping_interval=s.ping_interval,
                 ping_timeout=s.ping_timeout,
                 close_timeout=s.close_timeout,
-                origins=[*map(Origin, s.allowed_origins), None] if s.allowed_origins else None,
                 server_header="signify-graph",
             )
         except OSError as exc:
@@ -182,8 +181,7 @@ class Service:
         log.info("stopped")
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Plain HTTP is routed; a handshake goes on unless the server refuses it."""
-        if "websocket" not in request.headers.get("Upgrade", "").lower():
-            return to_websockets(self.router.respond(urlsplit(request.path).path))
-        refused = handshake_refusal(self.state, self.settings, request)
-        return None if refused is None else to_websockets(refused)
+        """Plain HTTP is routed; a handshake goes on unless the server refuses it
+        (:func:`.http.answer`: the Origin allowlist is checked there too, in our error shape)."""
+        response = answer(self.router, self.state, self.settings, request)
+        return None if response is None else to_websockets(response)
