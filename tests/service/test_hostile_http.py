@@ -11,9 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.exceptions import InvalidStatus
 
 from signify_graph.service import http
+from signify_graph.service.observe import ServiceState
+from signify_graph.service.server import WEB_ROOT
 
 from .conftest import client, receive_json, running_service
 from .test_service import aget
@@ -79,6 +83,22 @@ def test_raw_requests_no_client_sends_get_400_or_404_and_no_traceback(caplog):
     assert _tracebacks(caplog) == []
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert LONG.decode() not in logged  # a path is never echoed whole into the log
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    target=st.text(max_size=300)
+    | st.lists(st.sampled_from(["a" * 256, "..", "", "\x00", "[", "%00", "index.html"])).map(
+        "/".join
+    )
+)
+def test_any_request_target_is_answered_200_400_or_404(target):
+    """The router's oracle: whatever the target, an answer in our shape, never an exception."""
+    router = http.Router(ServiceState(), metrics=False, static=WEB_ROOT, public=True)
+    path, _ = http.split_target(target)
+    response = router.respond(path)
+    assert response.status in (200, 400, 404)
+    assert response.status == 200 or "error" in json.loads(response.body)
 
 
 def _refusal(service: Any, **options: Any) -> Any:

@@ -7,9 +7,18 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from signify_stages.decode import to_bytes
+from signify_stages.landmarks import parse_landmarks
 
-from signify_graph import Control, Kind
-from signify_graph.service.protocol import Frame, MessageParser, ProtocolError, Reset
+from signify_graph import Control, Hand, InputError, Kind
+from signify_graph.service.driver import encode
+from signify_graph.service.protocol import (
+    Frame,
+    MessageParser,
+    ProtocolError,
+    Reset,
+    error_payload,
+)
 
 LABELS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 PROTOCOL_CODES = {"bad_json", "bad_message", "unknown_message", "bad_target", "wrong_input"}
@@ -102,3 +111,104 @@ def test_every_message_parses_or_fails_with_a_documented_code(message, kind):
     assert isinstance(parsed, Frame | Reset)
     if isinstance(parsed, Reset):
         assert parsed.control.target is None or parsed.control.target in LABELS
+
+
+# -- hostile shapes, written as raw JSON text (json.dumps cannot write most of them) --------
+def _digits(low: int, high: int) -> st.SearchStrategy[str]:
+    return st.builds(
+        lambda sign, head, size: sign + head + "0" * size,
+        st.sampled_from(["", "-"]),
+        st.sampled_from("123456789"),
+        st.integers(low, high),
+    )
+
+
+#: Numbers no double holds (1e400-sized and 5000-digit integers), NaN, and ordinary ones.
+raw_numbers = (
+    _digits(300, 450)
+    | _digits(4299, 5001)
+    | st.sampled_from(
+        ["1e400", "-1e400", "NaN", "Infinity", "0", "1", "0.5", "18446744073709551616"]
+    )
+    | st.floats(-2, 2, allow_nan=False).map(repr)
+)
+#: Strings with lone surrogates (and a valid pair), data: URLs with and without their comma.
+raw_strings = st.sampled_from(
+    [
+        '"\\ud800"',
+        '"\\udfff"',
+        '"x\\udbff"',
+        '"\\ud83d\\ude00"',
+        '"data:"',
+        '"data:image/jpeg;base64"',
+        '"data:image/jpeg;base64,"',
+        '"data:image/jpeg;base64,%%%"',
+        '"data:,AAAA"',
+        '"0.5"',
+        "true",
+        "null",
+        '"Left"',
+    ]
+)
+raw_values = raw_numbers | raw_strings
+
+
+def _array(items: st.SearchStrategy[str], low: int, high: int) -> st.SearchStrategy[str]:
+    return st.lists(items, min_size=low, max_size=high).map(lambda xs: "[" + ", ".join(xs) + "]")
+
+
+def _object(fields: dict[str, st.SearchStrategy[str]]) -> st.SearchStrategy[str]:
+    """A JSON object of the ``fields`` drawn, each optional but ``type``."""
+    drawn = {name: st.none() | value for name, value in fields.items()}
+    return st.fixed_dictionaries(drawn).map(
+        lambda got: "{" + ", ".join(f'"{k}": {v}' for k, v in got.items() if v is not None) + "}"
+    )
+
+
+triples = _array(st.one_of(raw_numbers, st.sampled_from(["0.5", "0.25", '"0.5"', "true"])), 2, 4)
+hostile = _object(
+    {
+        "type": st.sampled_from(['"landmarks"', '"frame"', '"reset"', '"\\ud800"']),
+        "landmarks": _array(triples, 20, 22) | raw_values,
+        "image_size": _array(raw_values, 1, 3),
+        "aspect": raw_values,
+        "handedness": raw_values,
+        "image": raw_strings,
+        "target": raw_strings,
+        "id": raw_values,
+        "extra": raw_values,
+    }
+) | _object({"jpeg_blob": raw_strings, "new_word_letter": raw_strings, "id": raw_values})
+
+STAGE_CODES = {
+    Kind.LANDMARK_MESSAGE: {"bad_landmarks"},
+    Kind.ENCODED_IMAGE: {"bad_base64", "not_an_image"},
+}
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(message=hostile, kind=st.sampled_from([Kind.ENCODED_IMAGE, Kind.LANDMARK_MESSAGE]))
+def test_hostile_shapes_end_in_a_documented_code_and_every_answer_encodes(message, kind):
+    """The oracle, on to the first stage: a message is refused by the parser with a protocol
+    code, or it is a frame its ingress stage takes or refuses with that stage's code; and
+    whatever the client is sent (the error, with the id echoed) can be encoded."""
+    parser = MessageParser(kind, LABELS)
+    try:
+        parsed = parser.parse(message)
+    except ProtocolError as error:
+        assert error.code in PROTOCOL_CODES and error.message
+        encode(error_payload(error.code, error.message, error.client_id))
+        return
+    if isinstance(parsed, Reset):
+        encode({"ack": "reset", "target": parsed.control.target})
+        return
+    encode({"letter": None, "id": parsed.id})
+    try:
+        if kind is Kind.LANDMARK_MESSAGE:
+            hand = parse_landmarks(parsed.payload)
+            assert hand is None or isinstance(hand, Hand)
+        else:
+            to_bytes(parsed.payload)
+    except InputError as error:
+        assert error.code in STAGE_CODES[kind] and error.message
+        encode(error_payload(error.code, error.message, parsed.id))
