@@ -71,7 +71,8 @@ class ServiceSettings(BaseModel):
     close_timeout: float = Field(2.0, gt=0, le=600, validation_alias="SIGNIFY_CLOSE_TIMEOUT")
     """How long a closing handshake may take before the TCP connection is dropped."""
     origins: str = Field("", validation_alias="SIGNIFY_ALLOWED_ORIGINS")
-    """Comma-separated ``Origin`` allowlist; empty allows any origin."""
+    """Comma-separated ``Origin`` allowlist; empty allows any origin. When set, a handshake
+    without ``Origin`` is refused too (403): browsers always send it."""
     token: str = Field("", validation_alias="SIGNIFY_AUTH_TOKEN")
     """If set, clients must send ``Authorization: Bearer <token>`` or ``?token=<token>``."""
     workers: int = Field(0, ge=0, le=256, validation_alias="SIGNIFY_WORKERS")
