@@ -149,14 +149,13 @@ def answer(
         state.metrics.connections_refused.labels("bad_request").inc()
         log.info("refused a request with two %s headers", twice)
         return HttpResponse.error(400, "bad_request", f"two {twice} headers")
-    path, query = split_target(request.path)
     if "websocket" not in request.headers.get("Upgrade", "").lower():
-        return router.respond(path)
-    return handshake_refusal(state, settings, request, query)
+        return router.respond(split_target(request.path)[0])
+    return handshake_refusal(state, settings, request)
 
 
 def handshake_refusal(
-    state: ServiceState, settings: ServiceSettings, request: Request, query: str = ""
+    state: ServiceState, settings: ServiceSettings, request: Request
 ) -> HttpResponse | None:
     """Why a WebSocket handshake is refused, or ``None``. Who may connect is settled before
     anything about the server is told: a stranger learns neither that it is full nor that it
@@ -167,7 +166,7 @@ def handshake_refusal(
     if allowed and request.headers.get("Origin") not in allowed:
         refused.labels("origin").inc()
         return HttpResponse.error(403, "forbidden_origin", "this Origin may not connect")
-    if settings.token and not _authorized(settings.token, request, query):
+    if settings.token and not _authorized(settings.token, request):
         refused.labels("unauthorized").inc()
         return HttpResponse.error(401, "unauthorized", "bad or missing token")
     if not state.ready:
@@ -179,7 +178,7 @@ def handshake_refusal(
     return None
 
 
-def _authorized(token: str, request: Request, query: str) -> bool:
+def _authorized(token: str, request: Request) -> bool:
     """``Authorization: Bearer <token>`` (the scheme in any case, as RFC 9110 has it) or
     ``?token=<token>``, compared in constant time, as bytes (``compare_digest`` refuses
     non-ASCII text). websockets decodes header values as ISO-8859-1: encoded back, they are
@@ -190,7 +189,7 @@ def _authorized(token: str, request: Request, query: str) -> bool:
         credentials.strip().encode("latin-1", "replace"), expected
     ):
         return True
-    given = parse_qs(query).get("token", [""])[0]
+    given = parse_qs(split_target(request.path)[1]).get("token", [""])[0]
     return hmac.compare_digest(given.encode(errors="surrogatepass"), expected)
 
 

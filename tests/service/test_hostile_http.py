@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from signify_graph.service import http
@@ -156,9 +157,12 @@ def test_the_bearer_scheme_is_case_insensitive_and_the_token_compared_in_constan
                     await ws.send(json.dumps({"type": "reset", "target": None}))
                     got.append((await receive_json(ws))["ack"])
             got.append(await _refusal(s, additional_headers={"Authorization": "Basic s3cret"}))
+            async with connect(f"ws://127.0.0.1:{s.ws_port}/?token=s3cret") as ws:
+                await ws.send(json.dumps({"type": "reset", "target": None}))
+                got.append((await receive_json(ws))["ack"])
             return got
 
-    assert asyncio.run(scenario()) == ["reset", "reset", "reset", (401, "unauthorized")]
+    assert asyncio.run(scenario()) == ["reset", "reset", "reset", (401, "unauthorized"), "reset"]
     assert compared and all(b == b"s3cret" for _, b in compared)
 
 
