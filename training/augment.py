@@ -23,6 +23,10 @@ exactly what the serving path would compute for such a hand. Why each step:
   window that way until T frames have arrived;
 * **transition** (the first k ≤ T/2 frames come from another letter): a sliding window
   straddles the change from one letter to the next; the label is the newest letter;
+* **the wrist's path** over a window of real video frames is moved with the hand (mirrored,
+  turned, stretched) and sped up or slowed down (× [1/1.4, 1.4]: signers and frame rates
+  differ), and the window is placed anywhere in the frame: what J and Z are drawn with is the
+  movement, never the place;
 * **z dropout** (z set to 0 on a share of windows of 3-D sources): nine sources, and any
   client that sends 2-D landmarks, have no depth; ``normalize`` then tells chirality from the
   image plane, and the model must read such hands as well as 3-D ones. Windows of 2-D sources
@@ -37,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from signify_stages.normalize import normalize_batch
+from signify_stages.normalize import N_FEATURES, normalize_batch
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -49,7 +53,7 @@ class AugmentConfig:
     mirror: float = 0.5
     roll_deg: float = 20.0
     tilt_deg: float = 15.0
-    yaw_deg: float = 180.0
+    yaw_deg: float = 60.0
     stretch: float = 1.25
     z_scale: tuple[float, float] = (0.7, 1.4)
     jitter: float = 0.01
@@ -58,10 +62,11 @@ class AugmentConfig:
     pad_start: float = 0.25
     transition: float = 0.15
     z_drop: float = 0.2
+    speed: float = 1.4
 
     @classmethod
     def off(cls) -> AugmentConfig:
-        return cls(0.0, 0.0, 0.0, 0.0, 1.0, (1.0, 1.0), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return cls(0.0, 0.0, 0.0, 0.0, 1.0, (1.0, 1.0), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
 
 
 #: Parent of each landmark in the hand's kinematic tree (the wrist is its own parent).
@@ -113,18 +118,25 @@ def augment_windows(
 
     Works in "true shape" space (x and z multiplied by the aspect, wrist at the origin) and
     converts back with the same aspect, so ``normalize_batch(out, aspect)`` applies.
-    ``has_z`` (B,) marks the windows whose source has depth (default: all).
+    ``has_z`` (B,) marks the windows whose source has depth (default: all). The wrist's path
+    over the window (real for consecutive video frames, still for a repeated one) is kept and
+    moved as the hand is: mirrored, turned, stretched, a little faster or slower, with tremor,
+    and the whole window is put somewhere random in the frame — only the movement is real.
     """
     B, T = raw.shape[:2]
     a = aspect.astype(np.float64)[:, None, None, None]
     P = raw.astype(np.float64)
-    P = P - P[:, :, :1]
     P[..., 0] *= a[..., 0]
     P[..., 2] *= a[..., 0]
+    path = P[:, :, 0, :] - P[:, :1, 0, :]  # (B, T, 3): the wrist, from where the window starts
+    path[..., 2] = 0.0
+    P = P - P[:, :, :1]
     if cfg.bones:
         P = scale_bones(P, rng.uniform(1.0 - cfg.bones, 1.0 + cfg.bones, (B, 1, len(_PARENT), 1)))
     if cfg.mirror:
-        P[..., 0] *= np.where(rng.random(B) < cfg.mirror, -1.0, 1.0)[:, None, None]
+        sign = np.where(rng.random(B) < cfg.mirror, -1.0, 1.0)
+        P[..., 0] *= sign[:, None, None]
+        path[..., 0] *= sign[:, None]
     rad = np.pi / 180.0
 
     def angles(limit: float) -> FloatArray:
@@ -136,18 +148,25 @@ def augment_windows(
     start = P @ np.swapaxes(R0, 1, 2)[:, None]
     end = P @ np.swapaxes(R1, 1, 2)[:, None]
     P = (1.0 - t) * start + t * end
+    path = path @ np.swapaxes(R0, 1, 2)
+    path[..., 2] = 0.0
     if cfg.stretch != 1.0:
         log_s = np.log(cfg.stretch)
-        P[..., 0] *= np.exp(rng.uniform(-log_s, log_s, B))[:, None, None]
+        stretch = np.exp(rng.uniform(-log_s, log_s, B))
+        P[..., 0] *= stretch[:, None, None]
+        path[..., 0] *= stretch[:, None]
     P[..., 2] *= rng.uniform(*cfg.z_scale, B)[:, None, None]
+    path *= rng.uniform(1.0 / cfg.speed, cfg.speed, B)[:, None, None]
     if cfg.jitter:
         size = np.linalg.norm(P[:, :, [5, 9, 13, 17]], axis=-1).mean(axis=(1, 2))
         sigma = rng.uniform(0.0, cfg.jitter, B) * size
         P = P + rng.normal(size=P.shape) * sigma[:, None, None, None]
+        path[..., :2] += rng.normal(size=path[..., :2].shape) * sigma[:, None, None]
     if cfg.pad_start and T > 1:
         k = np.where(rng.random(B) < cfg.pad_start, rng.integers(1, T, B), 0)
         index = np.maximum(np.arange(T)[None, :], k[:, None])
         P = np.take_along_axis(P, index[:, :, None, None], axis=1)
+        path = np.take_along_axis(path, index[:, :, None], axis=1)
     if cfg.transition and T > 1 and B > 1:
         other = np.roll(P, 1, axis=0)
         k = np.where(rng.random(B) < cfg.transition, rng.integers(1, T // 2 + 1, B), 0)
@@ -157,20 +176,21 @@ def augment_windows(
     if cfg.z_drop:
         flat |= rng.random(B) < cfg.z_drop
     P[flat, :, :, 2] = 0.0
+    place = np.stack([a[:, 0, 0, 0] * rng.uniform(0.3, 0.7, B), rng.uniform(0.3, 0.7, B)], -1)
+    P[..., :2] += path[:, :, None, :2] + place[:, None, None, :]
     P[..., 0] /= a[..., 0]
     P[..., 2] /= a[..., 0]
-    P[..., :2] += 0.5
     return P, aspect
 
 
 def features(raw: npt.ArrayLike, aspect: npt.ArrayLike) -> FloatArray:
-    """Features (..., 63) of raw hands (..., 21, 3) with one aspect per hand, via the contract."""
+    """Features (..., 66) of raw hands (..., 21, 3) with one aspect per hand, via the contract."""
     points = np.asarray(raw)
     lead = points.shape[:-2]
     ratio = np.broadcast_to(
         np.asarray(aspect, np.float64).reshape(lead[:1] + (1,) * (len(lead) - 1)), lead
     ).reshape(-1)
-    return normalize_batch(points.reshape(-1, 21, 3), ratio).reshape(*lead, 63)
+    return normalize_batch(points.reshape(-1, 21, 3), ratio).reshape(*lead, N_FEATURES)
 
 
 def static_windows(raw: FloatArray, T: int) -> FloatArray:

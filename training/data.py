@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -46,12 +47,30 @@ _FILES = {
     "roboflow_valid": "roboflow_valid.npz",
     "roboflow_test": "roboflow_test.npz",
 }
+#: The data README says "several people"; 30 training photos viewed here show at least five
+#: rooms, backgrounds and skin tones (one room in most of them).
+_ROBOFLOW_PEOPLE = "5 (judgement: at least five settings and skin tones in 30 photos)"
 _REPO_FACTS = {
     "boris": ("1", "CC0-1.0", True, "borisgraudt/asl-ai @ fa1dcdb4"),
     "nejohnson": ("1", "MIT", True, "nejohnson2/real-time-asl-translator @ b3708875"),
-    "roboflow_train": ("several", "Public Domain", True, "Roboflow ASL Letters v1 (David Lee)"),
-    "roboflow_valid": ("several", "Public Domain", True, "Roboflow ASL Letters v1 (David Lee)"),
-    "roboflow_test": ("several", "Public Domain", True, "Roboflow ASL Letters v1 (David Lee)"),
+    "roboflow_train": (
+        _ROBOFLOW_PEOPLE,
+        "Public Domain",
+        True,
+        "Roboflow ASL Letters v1 (David Lee)",
+    ),
+    "roboflow_valid": (
+        _ROBOFLOW_PEOPLE,
+        "Public Domain",
+        True,
+        "Roboflow ASL Letters v1 (David Lee)",
+    ),
+    "roboflow_test": (
+        _ROBOFLOW_PEOPLE,
+        "Public Domain",
+        True,
+        "Roboflow ASL Letters v1 (David Lee)",
+    ),
 }
 #: Signer sources whose rows are consecutive webcam frames, in recording order, per letter.
 _VIDEO_RUNS = frozenset({"lm_AnnuMaryMahesh"})
@@ -85,12 +104,27 @@ class Source:
     def letters(self) -> str:
         return "".join(sorted(set(self.y.tolist())))
 
+    @property
+    def people_count(self) -> float:
+        """How many people the source holds, read from ``people``: "1 …" → 1, "2-3" → 2.5."""
+        return people_count(self.people)
+
     def describe(self) -> str:
         z = "" if self.has_z else ", 2-D only"
         return (
             f"{self.name}: {len(self)} hands, {len(self.letters)} letters ({self.letters}){z}, "
             f"sha256 {self.sha256[:16]}…, from {self.origin}"
         )
+
+
+def people_count(text: str) -> float:
+    """The number of people a description states ("1 probably", "1-3 (…)", "unknown, probably
+    1"): the first number or range in it, a range counting as its middle; 1 when none."""
+    match = re.search(r"(\d+)(?:\s*-\s*(\d+))?", text)
+    if match is None:
+        return 1.0
+    low, high = int(match.group(1)), int(match.group(2) or match.group(1))
+    return (low + high) / 2
 
 
 def sha256(path: Path) -> str:

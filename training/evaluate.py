@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -29,7 +30,7 @@ from .data import Source, load, mirrored
 def static_features(
     source: Source, window: int, *, mirror: bool = False, flat: bool = False
 ) -> npt.NDArray[np.float32]:
-    """Feature windows (N, T, 63) of a source's hands, each held still for T frames.
+    """Feature windows (N, T, F) of a source's hands, each held still for T frames.
 
     ``mirror`` reflects every hand; ``flat`` drops its depth (z = 0), as a 2-D client sends.
     """
@@ -38,6 +39,24 @@ def static_features(
         X = X.copy()
         X[..., 2] = 0.0
     return static_windows(features(X, source.aspect), window)
+
+
+def run_windows(source: Source, window: int, stride: int = 2) -> npt.NDArray[np.float32]:
+    """Feature windows (N, T, 66) of a source's consecutive video frames, as a live client's
+    frames reach the classify stage: each row with the T − 1 frames before it in its run, every
+    ``stride``-th (2: a 30 fps recording seen at 15 fps), padded at a run's start by repeating
+    its first frame. For sources without runs (``order`` all 0) every window is still."""
+    from .sampler import _previous_frames
+
+    previous = _previous_frames([source])
+    frames = np.repeat(np.arange(len(source))[:, None], window, axis=1)
+    for t in range(window - 2, -1, -1):
+        step = frames[:, t + 1]
+        for _ in range(stride):
+            step = previous[step]
+        frames[:, t] = step
+    values = features(source.X, source.aspect)
+    return values[frames]
 
 
 def score(
@@ -86,7 +105,9 @@ class OnnxClassifier:
 
     def latency_ms(self, window: int | None = None, runs: int = 2000) -> dict[str, float]:
         """p50 / p90 of one inference, batch 1, after warm-up."""
-        x = np.random.default_rng(0).normal(size=(1, window or self.window, 63)).astype(np.float32)
+        n_features = int(self.session.get_inputs()[0].shape[2])
+        shape = (1, window or self.window, n_features)
+        x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
         for _ in range(200):
             self.session.run(None, {"features": x})
         times = []
@@ -172,7 +193,15 @@ def evaluate_photos(pipeline: Path, model: Path, images: Path, splits: list[str]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    args_given = sys.argv[1:] if argv is None else argv
+    if "--loso" in args_given:  # the honest estimate lives in training.loso; same options
+        from .loso import main as loso_main
+
+        loso_main([a for a in args_given if a != "--loso"])
+        return
+    parser = argparse.ArgumentParser(
+        description=__doc__, epilog="--loso [OPTIONS]: leave-one-source-out (training.loso)"
+    )
     parser.add_argument("model", type=Path, nargs="?", default=Path("models/classifier.onnx"))
     parser.add_argument("--test", action="store_true", help="also evaluate roboflow_test (once)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")

@@ -50,9 +50,11 @@ def folds_of(names: list[str], k: int | None) -> list[list[str]]:
 
 def score_source(net: Any, held: Source, labels: list[str], window: int) -> dict[str, Any]:
     """Accuracy of ``net`` on ``held`` as it is, mirrored, and without z (3-D sources)."""
-    from .evaluate import static_features
+    from .evaluate import run_windows, static_features
 
-    result = score(predict(net, static_features(held, window)), held.y, labels)
+    probs = predict(net, static_features(held, window))
+    result = score(probs, held.y, labels)
+    result["probabilities"] = probs  # kept apart from the JSON (see ``run``)
     result["letters"] = len(held.letters)
     result["has_z"] = held.has_z
     result["mirrored"] = score(
@@ -62,6 +64,13 @@ def score_source(net: Any, held: Source, labels: list[str], window: int) -> dict
         result["flat"] = score(
             predict(net, static_features(held, window, flat=True)), held.y, labels
         )["accuracy"]
+    if held.order.any():
+        # Consecutive video frames: the letters as signed, J and Z with their motion.
+        moving = score(predict(net, run_windows(held, window)), held.y, labels)
+        result["runs"] = {
+            "accuracy": moving["accuracy"],
+            **{k: moving["per_letter"][k]["accuracy"] for k in "JZ" if k in moving["per_letter"]},
+        }
     if held.name.startswith("img_") and not np.allclose(held.aspect, 1.0):
         # Photos of known aspect read as square: what a client that sends no aspect costs.
         square = replace(held, aspect=np.ones_like(held.aspect))
@@ -110,8 +119,10 @@ def run(
     else:
         outputs = [run_fold(job) for job in jobs]
     by_source: dict[str, list[dict[str, Any]]] = {}
+    probabilities: dict[str, Any] = {}
     for output in outputs:
         for name, result in output["results"].items():
+            probabilities[f"{name}/seed{output['seed']}"] = result.pop("probabilities")
             by_source.setdefault(name, []).append(result)
     per_source = {name: _mean_over_seeds(runs) for name, runs in by_source.items()}
     return {
@@ -124,6 +135,7 @@ def run(
         "per_letter": per_letter(per_source),
         "minutes": round((time.time() - started) / 60, 1),
         "fold_seconds": [round(o["seconds"]) for o in outputs],
+        "probabilities": probabilities,
     }
 
 
@@ -150,6 +162,10 @@ def _mean_over_seeds(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("flat", "square"):
         if key in first:
             out[key] = round(float(np.mean([r[key] for r in runs])), 4)
+    if "runs" in first:
+        out["runs"] = {
+            k: round(float(np.mean([r["runs"][k] for r in runs])), 4) for k in first["runs"]
+        }
     return out
 
 
@@ -227,6 +243,10 @@ def report(results: dict[str, Any]) -> str:
         )
     if s["flat_mean"] is not None:
         lines.append(f"3-D sources with z dropped: mean {s['flat_mean']:.1%}")
+    for name, r in results["sources"].items():
+        if "runs" in r:
+            moving = ", ".join(f"{k} {v:.1%}" for k, v in r["runs"].items())
+            lines.append(f"{name}, its consecutive frames as signed (motion): {moving}")
     if s["aspect_ignored"]:
         a = s["aspect_ignored"]
         lines.append(
@@ -264,6 +284,11 @@ def main(argv: list[str] | None = None) -> None:
         "--out", type=Path, help="results JSON (default training/results/loso.json)"
     )
     parser.add_argument(
+        "--save-probabilities",
+        action="store_true",
+        help="also write each held-out hand's probabilities (OUT.probabilities.npz)",
+    )
+    parser.add_argument(
         "--set",
         nargs="*",
         default=[],
@@ -287,6 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     results = run(
         names, cfg, aug, folds=args.folds, seeds=args.seeds, workers=args.workers, only=args.only
     )
+    probabilities = results.pop("probabilities")
     results["command"] = command.strip()
     results["training_data"] = {s.name: s.sha256 for s in load_many(names)}
     print(report(results))
@@ -294,6 +320,8 @@ def main(argv: list[str] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     print(f"wrote {path} ({results['minutes']} min)")
+    if args.save_probabilities:
+        np.savez_compressed(path.with_suffix(".probabilities.npz"), **probabilities)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """The classifier network and its export to one self-contained ONNX file.
 
-A per-frame embedding (``layers`` linear + ReLU blocks), one LSTM layer over the window and a
-linear head. The exported graph ends in a softmax, so the server reads probabilities and needs
-no knowledge of logits. Batch and window length are dynamic (T ≥ 1 works); metadata says which
-T it was trained for.
+Per frame, the hand's shape (63 numbers of ``signify-hand-v2``) and the wrist's movement since
+the previous frame of the window, in palm sizes (computed here from the contract's wrist place
+and palm size, which are then dropped: where the hand is never decides a letter); a per-frame
+embedding (``layers`` linear + ReLU blocks), one LSTM layer over the window and a linear head.
+The exported graph ends in a softmax, so the server reads probabilities and needs no knowledge
+of logits. Batch and window length are dynamic (T ≥ 1 works); metadata says which T it was
+trained for.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
+from signify_stages.normalize import N_FEATURES, N_SHAPE
 from torch import nn
 
-N_FEATURES = 63
+#: The most a wrist is taken to move between two frames, in palm sizes: beyond it, the
+#: tracker jumped (or the hand's chirality flipped and its mirrored place with it).
+MAX_STEP = 2.0
 
 #: Parent of each landmark in the hand's kinematic tree (the wrist is its own parent).
 _PARENT = [0, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19]
@@ -48,7 +54,7 @@ def _geometry_matrices() -> dict[str, torch.Tensor]:
     unit bones → the first/second bone of each joint.
     """
     ends = [(_PARENT[c], c) for c in range(1, 21)] + _PAIRS
-    difference = torch.zeros(N_FEATURES, 3 * len(ends))
+    difference = torch.zeros(N_SHAPE, 3 * len(ends))
     for k, (a, b) in enumerate(ends):
         for axis in range(3):
             difference[3 * b + axis, 3 * k + axis] = 1.0
@@ -72,10 +78,10 @@ class HandGeometry(nn.Module):
     Rotation-invariant cues a small network struggles to compute from 63 coordinates with the
     few people it learns from. They are computed inside the model — so inside the ONNX graph,
     as constant matrix products and element-wise operations, no reshapes — and the feature
-    contract stays ``normalize``'s 63 numbers.
+    contract stays ``normalize``'s numbers.
     """
 
-    size = N_FEATURES + 3 * 20 + len(_JOINTS) + len(_PAIRS)
+    size = N_SHAPE + 3 * 20 + len(_JOINTS) + len(_PAIRS)
 
     def __init__(self) -> None:
         super().__init__()
@@ -91,7 +97,7 @@ class HandGeometry(nn.Module):
 
 
 class LetterLSTM(nn.Module):
-    """features (B, T, 63) → logits (B, n_labels), read from the last time step."""
+    """features (B, T, N_FEATURES) → logits (B, n_labels), read from the last time step."""
 
     def __init__(
         self,
@@ -103,8 +109,9 @@ class LetterLSTM(nn.Module):
         derived: bool = False,
     ):
         super().__init__()
-        blocks: list[nn.Module] = [HandGeometry()] if derived else []
-        width = HandGeometry.size if derived else N_FEATURES
+        self.geometry = HandGeometry() if derived else None
+        blocks: list[nn.Module] = []
+        width = (HandGeometry.size if derived else N_SHAPE) + 2
         for _ in range(layers):
             blocks += [nn.Linear(width, embed), nn.ReLU(), nn.Dropout(dropout)]
             width = embed
@@ -113,8 +120,36 @@ class LetterLSTM(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, n_labels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.lstm(self.embed(x))
+        shape = x[..., :N_SHAPE]
+        if self.geometry is not None:
+            shape = self.geometry(shape)
+        out, _ = self.lstm(self.embed(torch.cat([shape, movement(x)], dim=-1)))
         return self.head(out[:, -1])
+
+
+def movement(x: torch.Tensor) -> torch.Tensor:
+    """The wrist's step (B, T, 2) from each frame of the window to the next, in palm sizes
+    (0 for the first frame), from the contract's wrist place and palm size."""
+    wrist = x[..., N_SHAPE : N_SHAPE + 2]
+    palm = x[..., N_SHAPE + 2 :].clamp(min=1e-3)
+    step = (wrist[:, 1:] - wrist[:, :-1]) / palm[:, 1:]
+    return torch.cat([torch.zeros_like(wrist[:, :1]), step.clamp(-MAX_STEP, MAX_STEP)], dim=1)
+
+
+class Averaged(nn.Module):
+    """Members whose probabilities are averaged, as one network.
+
+    It returns the log of the mean probability, so that a softmax over it (``predict``, the
+    exported graph) gives exactly the mean of the members' probabilities.
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probabilities = torch.stack([torch.softmax(m(x), dim=-1) for m in self.members])
+        return torch.log(probabilities.mean(dim=0) + 1e-12)
 
 
 class WithSoftmax(nn.Module):
@@ -163,7 +198,7 @@ def export_onnx(net: nn.Module, path: Path, window: int, metadata: dict[str, Any
 
 
 def predict(net: nn.Module, windows: np.ndarray, batch: int = 4096) -> np.ndarray:
-    """Probabilities (N, n_labels) of feature windows (N, T, 63) with the torch model."""
+    """Probabilities (N, n_labels) of feature windows (N, T, N_FEATURES) with the torch model."""
     net.eval()
     out = []
     with torch.no_grad():

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from signify_stages.normalize import N_SHAPE
 
 from .augment import features
 from .data import Source, all_training_sources, load_many
@@ -43,7 +44,7 @@ def profile(source: Source, letter: str) -> dict[str, Any] | None:
     rows = source.y == letter
     if not rows.any():
         return None
-    hands = features(source.X[rows], source.aspect[rows]).reshape(-1, 21, 3)
+    hands = features(source.X[rows], source.aspect[rows])[:, :N_SHAPE].reshape(-1, 21, 3)
     result: dict[str, Any] = {
         name: float(np.median(_length(hands[:, tip]) / _length(hands[:, knuckle])))
         for name, (knuckle, tip) in _FINGERS.items()

@@ -1,9 +1,9 @@
-"""Draw training batches: windows of raw hands, balanced by letter and by source (a person).
+"""Draw training batches: windows of raw hands, balanced by letter and by person.
 
 A person is the unit, not a frame: boris holds 10,508 near-duplicate video frames of one signer,
-a dozen sources hold a few hundred photos of three letters. So a batch is drawn in two steps,
-a letter uniformly, then one of the sources that hold that letter (each with the same weight,
-``source_power`` = 0, or with weight ``rows ** source_power``), then a row of that letter in that
+a dozen sources hold a few hundred photos of three letters. So a batch is drawn in three steps:
+a letter uniformly, then one of the sources that hold that letter, weighted by the people in it
+(``people ** person_power``; 0 weighs every source alike), then a row of that letter in that
 source. Every letter is seen equally often, and within a letter every person counts alike; a
 big source adds variety to its cells but no weight.
 
@@ -21,7 +21,7 @@ from .data import Source
 
 
 class Sampler:
-    """Random feature windows (B, T, 63) and label indices (B,) from ``sources``."""
+    """Random feature windows (B, T, N_FEATURES) and label indices (B,) from ``sources``."""
 
     def __init__(
         self,
@@ -31,7 +31,7 @@ class Sampler:
         cfg: AugmentConfig,
         rng: np.random.Generator,
         real_windows: float = 0.5,
-        source_power: float = 0.0,
+        person_power: float = 1.0,
     ):
         self.window = window
         self.cfg = cfg
@@ -57,8 +57,8 @@ class Sampler:
             if not rows:
                 continue
             self.letters.append(k)
-            sizes = np.array([len(r) for r in rows], np.float64)
-            weights = np.cumsum(sizes**source_power) / (sizes**source_power).sum()
+            people = np.array([s.people_count for s in sources if (s.y == label).any()], np.float64)
+            weights = np.cumsum(people**person_power) / (people**person_power).sum()
             weights[-1] = 1.0
             bounds.append(k + weights)
             for r in rows:

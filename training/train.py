@@ -33,7 +33,7 @@ from torch import nn
 from .augment import AugmentConfig
 from .data import Source, all_training_sources, load, load_many
 from .evaluate import OnnxClassifier, evaluate_sources, score, static_features
-from .model import LetterLSTM, export_onnx, predict
+from .model import Averaged, LetterLSTM, export_onnx, predict
 from .sampler import Sampler
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +48,7 @@ class TrainConfig:
     hidden: int = 128
     embed: int = 128
     dropout: float = 0.2
-    steps: int = 3000
+    steps: int = 1500
     batch: int = 256
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -56,7 +56,8 @@ class TrainConfig:
     real_windows: float = 0.5
     layers: int = 1
     derived: bool = False
-    source_power: float = 0.0
+    members: int = 1
+    person_power: float = 1.0
     seed: int = 0
 
 
@@ -76,11 +77,31 @@ def fit(
     eval_every: int = 500,
     quiet: bool = False,
 ) -> tuple[nn.Module, list[dict[str, Any]]]:
+    """Train ``cfg.members`` fresh networks (seeds ``seed``, ``seed`` + 1000, …) on
+    ``sources``; several are averaged into one (:class:`~training.model.Averaged`)."""
+    nets, history = [], []
+    for member in range(cfg.members):
+        member_cfg = replace(cfg, seed=cfg.seed + 1000 * member)
+        net, trace = fit_one(sources, labels, member_cfg, aug, valid, eval_every, quiet)
+        nets.append(net)
+        history += [{"member": member, **entry} for entry in trace]
+    return (nets[0] if len(nets) == 1 else Averaged(nets).eval()), history
+
+
+def fit_one(
+    sources: list[Source],
+    labels: list[str],
+    cfg: TrainConfig,
+    aug: AugmentConfig,
+    valid: Source | None = None,
+    eval_every: int = 500,
+    quiet: bool = False,
+) -> tuple[nn.Module, list[dict[str, Any]]]:
     """Train a fresh network on ``sources``; print validation accuracy every ``eval_every``."""
     set_determinism(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     net = LetterLSTM(len(labels), cfg.hidden, cfg.embed, cfg.dropout, cfg.layers, cfg.derived)
-    sampler = Sampler(sources, labels, cfg.window, aug, rng, cfg.real_windows, cfg.source_power)
+    sampler = Sampler(sources, labels, cfg.window, aug, rng, cfg.real_windows, cfg.person_power)
     optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, cfg.lr, total_steps=cfg.steps, pct_start=0.1

@@ -235,6 +235,10 @@
     if (video.readyState < 2 || !video.videoWidth) return scheduleFrame(50);
     if (document.hidden) return scheduleFrame(250); // no frames from a background tab
     const width = Math.min(FRAME_WIDTH, video.videoWidth);
+    // Keep the camera's aspect: the server reads width/height from the JPEG itself. A client that
+    // runs MediaPipe on the device and sends {"type": "landmarks"} must send "aspect" (width /
+    // height) with them instead: x is divided by the width, y by the height (docs/PROTOCOL.md,
+    // "Landmark clients: send the aspect"); read as square, 16:9 landmarks lose about a point.
     const height = Math.round((width * video.videoHeight) / video.videoWidth);
     if (capture.width !== width || capture.height !== height) {
       capture.width = width;

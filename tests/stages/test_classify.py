@@ -11,11 +11,18 @@ import numpy.typing as npt
 import onnxruntime as ort
 import pytest
 from signify_stages.classify import ClassifyStage
-from signify_stages.normalize import CHIRAL_CONTRACT, CONTRACT, NormalizeStage, normalize_batch
+from signify_stages.normalize import (
+    CHIRAL_CONTRACT,
+    CONTRACT,
+    N_FEATURES,
+    NormalizeStage,
+    normalize_batch,
+)
 
 from signify_graph import (
     Features,
     Hand,
+    Kind,
     PipelineInvalid,
     PluginHost,
     Probabilities,
@@ -42,7 +49,7 @@ def stage(classifier: Path) -> ClassifyStage:
 
 @pytest.fixture(scope="module")
 def reference(classifier: Path) -> Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]:
-    """The model run directly on an explicit window (T, 63), without the stage."""
+    """The model run directly on an explicit window (T, 66), without the stage."""
     session = ort.InferenceSession(str(classifier), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
 
@@ -78,7 +85,7 @@ def test_labels_window_and_normalisation_come_from_the_models_metadata(
     assert stage.window == int(meta["window"]) >= 1
     assert stage.normalization == meta["normalization"] == CONTRACT
     assert len(set(stage.labels)) == len(stage.labels) >= 24
-    assert stage.n_features == 63
+    assert stage.n_features == N_FEATURES
 
 
 def test_probabilities_sum_to_one_over_the_labels(
@@ -237,3 +244,34 @@ def test_the_shipped_pipelines_refuse_a_chiral_normalize_override(
     )
     with pytest.raises(PipelineInvalid, match=CHIRAL_CONTRACT):
         build_graph(plan, host)
+
+
+@pytest.mark.parametrize("depth", ["with depth", "without depth (a 2-D client)"])
+def test_the_served_landmark_pipeline_answers_a_hand_and_its_mirror_image_identically(
+    host: PluginHost, real_hands: list[Hand], depth: str
+) -> None:
+    """Mirror invariance, end to end: the landmarks pipeline (landmarks → normalize →
+    classify → smooth → emit) with the shipped model gives the same letter and the same
+    probabilities (to float32 rounding) for a hand and its mirror image (x → 1 − x), with z and
+    with every z = 0."""
+    graph = build_graph(plan_pipeline(PIPELINES / "landmarks.yaml", host.registry), host)
+    slot = graph.last_slot(Kind.PROBABILITIES)
+    try:
+        for index, hand in enumerate(real_hands):
+            points = hand.landmarks.astype(np.float64)
+            if depth != "with depth":
+                points[:, 2] = 0.0
+            flipped = points.copy()
+            flipped[:, 0] = 1.0 - flipped[:, 0]
+            letters, probabilities = [], []
+            for view in (points, flipped):
+                with graph.open_session(f"mirror-{index}") as session:
+                    result = session.process({"landmarks": view.tolist()})
+                    assert result.error is None
+                    letters.append(result.values[-1]["letter"])
+                    probabilities.append(result.values[slot].values)
+            assert letters[0] is not None and letters[0] == letters[1]
+            # 1 − x is not exact in floating point; through an LSTM that is ~1e-6
+            np.testing.assert_allclose(probabilities[0], probabilities[1], atol=1e-5)
+    finally:
+        graph.close()

@@ -14,9 +14,13 @@ from signify_stages.normalize import (
     CHIRAL_CONTRACT,
     CONTRACT,
     N_FEATURES,
+    N_SHAPE,
+    V1_CHIRAL_CONTRACT,
+    V1_CONTRACT,
     NormalizeStage,
     chirality,
     normalize_batch,
+    planar_chirality,
 )
 
 from signify_graph import Features, Hand, InputError
@@ -30,6 +34,11 @@ PROPERTY = settings(max_examples=60, deadline=None)
 
 def features(points: Points, aspect: float = 1.0) -> npt.NDArray[np.float32]:
     return normalize_batch(points, aspect)[0]
+
+
+def shape(points: Points, aspect: float = 1.0) -> npt.NDArray[np.float32]:
+    """The hand's shape: the features but the wrist's place and the palm size."""
+    return features(points, aspect)[:N_SHAPE]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +65,12 @@ def test_features_do_not_depend_on_where_the_hand_is(
 ) -> None:
     points = hand_points[index % len(hand_points)]
     moved = points + np.array([dx, dy, dz])
-    np.testing.assert_allclose(features(moved), features(points), atol=1e-5)
+    np.testing.assert_allclose(shape(moved), shape(points), atol=1e-5)
+    place, moved_place = features(points)[N_SHAPE:], features(moved)[N_SHAPE:]
+    assert moved_place[2] == pytest.approx(place[2], abs=1e-6)  # the palm size
+    # x is reflected with the hand (the same for both: their shapes are equal), y never
+    assert abs(moved_place[0] - place[0]) == pytest.approx(abs(dx), abs=1e-5)
+    assert moved_place[1] - place[1] == pytest.approx(dy, abs=1e-5)
 
 
 @PROPERTY
@@ -65,7 +79,7 @@ def test_features_do_not_depend_on_the_hands_size(
     hand_points: list[Points], index: int, scale: float
 ) -> None:
     points = hand_points[index % len(hand_points)]
-    np.testing.assert_allclose(features(points * scale), features(points), atol=1e-5)
+    np.testing.assert_allclose(shape(points * scale), shape(points), atol=1e-5)
 
 
 @PROPERTY
@@ -83,6 +97,52 @@ def test_features_do_not_depend_on_mirroring_the_image(
 
 
 @PROPERTY
+@given(index=index, dx=st.floats(-1, 1), dz=st.floats(-1, 1), scale=st.floats(0.2, 5))
+def test_hands_without_depth_do_not_depend_on_mirroring_either(
+    hand_points: list[Points], index: int, dx: float, dz: float, scale: float
+) -> None:
+    """A 2-D hand (every z equal, as a 2-D client or source sends it) is mirror-canonical by
+    its chirality in the image plane, exactly as a 3-D hand is by its triple product."""
+    points = hand_points[index % len(hand_points)] * scale + np.array([dx, 0.0, 0.0])
+    points[:, 2] = dz
+    flipped = mirrored(points)
+    assert np.sign(planar_chirality(flipped[None] - flipped[None, :1])) != np.sign(
+        planar_chirality(points[None] - points[None, :1])
+    )
+    np.testing.assert_array_equal(features(flipped), features(points))
+    assert not shape(points).reshape(21, 3)[:, 2].any()
+
+
+def test_v2_gives_hands_with_depth_the_shape_v1_gave_them_and_mirrors_2d_ones_too(
+    hand_points: list[Points],
+) -> None:
+    batch = np.stack(hand_points)
+    assert batch[:, :, 2].any(axis=1).all()
+    v2, v1 = normalize_batch(batch), normalize_batch(batch, version="v1")
+    assert v1.shape == (len(batch), N_SHAPE) and v2.shape == (len(batch), N_FEATURES)
+    np.testing.assert_array_equal(v2[:, :N_SHAPE], v1)
+    flat = batch.copy()
+    flat[:, :, 2] = 0.0
+    flipped = normalize_batch(flat)[:, :N_SHAPE] != normalize_batch(flat, version="v1")
+    assert flipped.any(axis=1).sum() > 0  # v1 left some 2-D hands mirrored
+
+
+def test_the_wrist_is_placed_from_the_image_centre_in_image_heights_with_the_palm_size(
+    hand_points: list[Points],
+) -> None:
+    points = hand_points[0].copy()
+    points[:, :2] += np.array([0.5, 0.5]) - points[0, :2]  # the wrist at the centre
+    at_centre = features(points, 16 / 9)
+    assert at_centre[N_SHAPE : N_SHAPE + 2] == pytest.approx([0.0, 0.0], abs=1e-6)
+    right = points + np.array([0.25, 0.0, 0.0])  # a quarter of the width to the right
+    x = features(right, 16 / 9)[N_SHAPE]
+    assert abs(x) == pytest.approx(0.25 * 16 / 9, abs=1e-5)  # in image heights
+    knuckles = (points[[5, 9, 13, 17]] - points[0]) * np.array([16 / 9, 1.0, 16 / 9])
+    palm = np.linalg.norm(knuckles, axis=1).mean()
+    assert at_centre[N_SHAPE + 2] == pytest.approx(palm, rel=1e-5)
+
+
+@PROPERTY
 @given(index=index, stretch=st.floats(0.25, 4))
 def test_aspect_undoes_the_stretch_of_a_non_square_frame(
     hand_points: list[Points], index: int, stretch: float
@@ -94,9 +154,9 @@ def test_aspect_undoes_the_stretch_of_a_non_square_frame(
     """
     points = hand_points[index % len(hand_points)]
     stretched = points * np.array([stretch, 1.0, stretch])
-    np.testing.assert_allclose(features(stretched, 1 / stretch), features(points), atol=1e-5)
+    np.testing.assert_allclose(shape(stretched, 1 / stretch), shape(points), atol=1e-5)
     if abs(stretch - 1) > 0.2:
-        assert np.abs(features(stretched) - features(points)).max() > 1e-2
+        assert np.abs(shape(stretched) - shape(points)).max() > 1e-2
 
 
 def test_a_batch_is_normalised_like_its_rows(hand_points: list[Points]) -> None:
@@ -108,7 +168,7 @@ def test_a_batch_is_normalised_like_its_rows(hand_points: list[Points]) -> None:
 
 
 def test_features_are_wrist_relative_and_palm_sized(hand_points: list[Points]) -> None:
-    values = features(hand_points[0]).reshape(21, 3)
+    values = shape(hand_points[0]).reshape(21, 3)
     assert np.allclose(values[0], 0.0)
     assert np.linalg.norm(values[[5, 9, 13, 17]], axis=1).mean() == pytest.approx(1.0, abs=1e-5)
 
@@ -128,6 +188,9 @@ def test_the_stage_names_its_contract_and_passes_no_hand_on(
     assert isinstance(result, Features) and result.contract == CONTRACT
     assert result.values.shape == (N_FEATURES,)
     assert normalize(real_hands[0], mirror_invariant=False).contract == CHIRAL_CONTRACT
+    assert normalize(real_hands[0], version="v1").contract == V1_CONTRACT
+    v1_chiral = normalize(real_hands[0], version="v1", mirror_invariant=False)
+    assert v1_chiral.contract == V1_CHIRAL_CONTRACT and v1_chiral.values.shape == (N_SHAPE,)
     assert normalize(None) is None
 
 
@@ -173,9 +236,9 @@ def test_real_photos_and_their_mirror_images_give_nearly_the_same_features(
         if flipped is None:
             continue
         pair = [hand.landmarks, flipped.landmarks]
-        a, b = (normalize_batch(p)[0] for p in pair)
+        a, b = (normalize_batch(p)[0, :N_SHAPE] for p in pair)
         invariant.append(float(np.abs(a - b).mean()))
-        a, b = (normalize_batch(p, mirror_invariant=False)[0] for p in pair)
+        a, b = (normalize_batch(p, mirror_invariant=False)[0, :N_SHAPE] for p in pair)
         chiral.append(float(np.abs(a - b).mean()))
     assert len(invariant) >= 50
     print(

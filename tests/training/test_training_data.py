@@ -55,19 +55,23 @@ def test_a_changed_signer_file_is_refused(tmp_path, monkeypatch):
         data.signer_catalogue.cache_clear()
 
 
-def test_batches_draw_letters_evenly_and_each_source_of_a_letter_alike(sources):
+def test_batches_draw_letters_evenly_and_each_person_holding_a_letter_alike(sources):
     labels = sorted(LETTERS)
     sampler = Sampler(sources, labels, 8, AugmentConfig.off(), np.random.default_rng(0))
     rows = sampler.rows(260_000)
     letters = Counter(sampler.target[rows].tolist())
     assert max(letters.values()) / min(letters.values()) < 1.1
-    # Letter A: boris holds 404 frames of it, img_AbdulM09 75; both are one person.
+    # Letter A: boris holds 404 frames of it, img_AbdulM09 75 (both one person), roboflow_train
+    # 5 people: a source is drawn in proportion to its people, whatever its number of frames.
     starts = np.cumsum([0, *(len(s) for s in sources)])
     owner = np.searchsorted(starts, rows, side="right") - 1
     of_a = Counter(owner[sampler.target[rows] == 0].tolist())
     holding_a = [k for k, s in enumerate(sources) if (s.y == "A").any()]
     assert set(of_a) == set(holding_a)
-    assert max(of_a.values()) / min(of_a.values()) < 1.35
+    per_person = [n / sources[k].people_count for k, n in of_a.items()]
+    assert max(per_person) / min(per_person) < 1.35
+    names = [s.name for s in sources]
+    assert of_a[names.index("roboflow_train")] > 3 * of_a[names.index("boris")]
 
 
 def test_windows_of_2d_sources_stay_flat_and_z_dropout_flattens_a_share_of_the_rest():
