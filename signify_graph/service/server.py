@@ -98,6 +98,9 @@ class Service:
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         s = self.settings
+        # Validate the file first (a missing pipeline or model file fails here, before the
+        # health app announces itself); loading the models then happens with /ready at 503.
+        plan = plan_pipeline(s.pipeline, self.host.registry, overrides=self.overrides)
         if s.health_port >= 0 and not self._shared_health_port:
             router = Router(self.state, metrics=True, static=None)
             self._health, self.health_port = await start_health_app(router, s.host, s.health_port)
@@ -107,7 +110,6 @@ class Service:
                 self.health_port,
             )
         loop = asyncio.get_running_loop()
-        plan = plan_pipeline(s.pipeline, self.host.registry, overrides=self.overrides)
         self.graph = await loop.run_in_executor(self.pool, build_graph, plan, self.host)
         await loop.run_in_executor(self.pool, _warm_up, self.graph)
         self.state.graph = self.graph

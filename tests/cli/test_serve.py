@@ -122,3 +122,16 @@ def test_a_broken_plugin_refuses_to_start_with_one_line(tmp_path: Path):
     code, lines, _ = refuse(env={"PYTHONPATH": str(tmp_path)})
     assert code != 0 and len(lines) == 1, lines
     assert "broken-plugin" in lines[0] and "broken = broken_plugin_module" in lines[0]
+
+
+def test_a_missing_pipeline_fails_before_the_health_app_announces_itself():
+    code, lines, elapsed = refuse("no-such-pipeline.yaml", env={"HEALTH_PORT": "0"})
+    assert code != 0 and len(lines) == 1, lines
+    assert "cannot read pipeline" in lines[0] and "shipped pipelines: default, fast" in lines[0]
+    assert elapsed < 5
+
+
+def test_a_missing_model_fails_before_the_health_app_announces_itself():
+    code, lines, _ = refuse("fast", "--set", "classify.model=nope.onnx", env={"HEALTH_PORT": "0"})
+    assert code != 0 and len(lines) == 1, lines
+    assert "classify.model" in lines[0]

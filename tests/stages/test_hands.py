@@ -259,10 +259,13 @@ def test_a_missing_bundle_fails_validation_before_anything_loads(
     assert "missing.task" in problem.message and "does not exist" in problem.message
 
 
-def test_a_models_dir_without_the_bundle_is_a_configuration_error(
+def test_a_models_dir_without_the_bundle_is_a_validation_error_naming_the_parameter(
     tmp_path: Path, host: PluginHost
 ) -> None:
     path = write_pipeline(tmp_path, "models_dir: empty")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(PipelineInvalid, match=r"hand_landmarker_full\.task' does not exist"):
-        build_graph(plan_pipeline(path, host.registry), host)
+    with pytest.raises(PipelineInvalid) as caught:
+        plan_pipeline(path, host.registry)  # before any model is loaded
+    (problem,) = caught.value.problems
+    assert problem.message.startswith("hands.models_dir: no MediaPipe bundle")
+    assert "hand_landmarker_full.task" in problem.message
