@@ -35,15 +35,16 @@ RUN apt-get update && apt-get install -y --no-install-recommends binutils \
     && python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY scripts/runtime-requirements scripts/
 # mediapipe without its GUI OpenCV and audio dependencies, then everything else (see
-# scripts/runtime-requirements): one cv2 in the image, opencv-python-headless.
+# scripts/runtime-requirements): one cv2 in the image, opencv-python-headless. Versions are
+# those of constraints.txt, which the tests passed with.
 RUN --mount=type=secret,id=pip_cert \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
-    && pip install --no-deps "$(python scripts/runtime-requirements --mediapipe)" \
+    && pip install --no-deps -c constraints.txt "$(python scripts/runtime-requirements --mediapipe)" \
     && python scripts/runtime-requirements > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+    && pip install -c constraints.txt -r /tmp/requirements.txt
 COPY LICENSE ./
 COPY signify_graph/ signify_graph/
 COPY plugins/ plugins/

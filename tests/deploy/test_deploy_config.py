@@ -219,3 +219,23 @@ def test_env_example_default_of_a_pipeline_variable_is_the_pipeline_default(vari
     defaults = pipeline_placeholders()[variable]
     expected = defaults.get("default.yaml", next(iter(defaults.values())))
     assert env_example()[variable] == expected
+
+
+def test_constraints_pin_every_runtime_dependency_within_pyproject_ranges():
+    """scripts/install and the Dockerfile install with constraints.txt: each dependency of the
+    product is pinned there, inside pyproject's range (mediapipe stays below 0.10.34)."""
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name] = version
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        dependencies = tomllib.load(file)["project"]["dependencies"]
+    for dependency in map(Requirement, dependencies):
+        name = re.sub(r"[-_.]+", "-", dependency.name).lower()
+        assert name in pins, f"constraints.txt does not pin {name}"
+        assert dependency.specifier.contains(pins[name]), (name, pins[name])
+    assert "-c constraints.txt" in (ROOT / "scripts" / "install").read_text()
+    assert sum(line.count("-c constraints.txt") for line in instruction("RUN")) == 2
