@@ -15,6 +15,8 @@ from websockets.sync.client import connect
 
 from ..service.conftest import ROOT
 
+pytestmark = pytest.mark.slow
+
 LISTENING = re.compile(r"Server listening on ws://[^:]+:(\d+)")
 
 

@@ -19,6 +19,8 @@ from signify_graph import PipelineInvalid, build_graph, create_host, plan_pipeli
 
 from . import stages
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "examples" / "signify-example-plugin"
 COMMAND = str(Path(sys.executable).parent / "signify-graph")

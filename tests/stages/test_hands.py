@@ -31,6 +31,7 @@ def rate(hands: list[Hand | None]) -> float:
     return sum(hand is not None for hand in hands) / len(hands)
 
 
+@pytest.mark.slow
 def test_the_full_model_with_a_border_finds_a_hand_in_most_committed_photos(
     padded_hands: list[Hand | None], unpadded_hands: list[Hand | None]
 ) -> None:
@@ -123,6 +124,7 @@ def mirror_mapped(hand: Hand) -> np.ndarray:
     return points
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["image", "video"])
 def test_the_right_hand_view_shows_mediapipe_one_picture_for_a_photo_and_its_mirror_image(
     photos: list[Photo], stage_harness: Harness, mode: str
@@ -149,6 +151,7 @@ def test_the_right_hand_view_shows_mediapipe_one_picture_for_a_photo_and_its_mir
     assert same >= 0.9 * both
 
 
+@pytest.mark.slow
 def test_a_long_session_meeting_hands_of_both_sides_sees_each_as_a_new_session_would(
     photos: list[Photo], stage_harness: Harness
 ) -> None:

@@ -16,6 +16,8 @@ from signify_graph.cli import main
 
 from ..stages.conftest import PHOTOS, PIPELINES, Photo
 
+pytestmark = pytest.mark.slow
+
 NODES = ["decode", "hands", "normalize", "classify", "smooth", "emit"]
 
 
