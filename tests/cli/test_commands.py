@@ -59,3 +59,24 @@ def test_native_noise_is_dropped_and_everything_else_kept():
     assert without_native_noise(text) == (
         "E0000 00:00:1796193578.676334 24721 a real error\nTraceback (most recent call last):\n"
     )
+
+
+def test_stages_shows_each_parameter_with_its_description(capsys):
+    from signify_graph.cli import main
+
+    assert main(["stages"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    where = next(i for i, line in enumerate(lines) if line.startswith("    - window: int"))
+    assert lines[where + 1].strip().startswith("Number of probability vectors to average")
+
+
+def test_loadtest_help_shows_every_default(capsys):
+    import pytest
+
+    from signify_graph.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["loadtest", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for default in ("(default: 4)", "(default: 15.0)", "(default: 30.0)", "(default: 2.0)"):
+        assert default in text
