@@ -135,10 +135,13 @@ def test_the_plugin_own_tests_pass_with_the_stage_harness_fixture(example_plugin
 
 
 def test_the_user_environment_never_gets_the_plugin(example_plugin):
+    """A fresh interpreter of the user's environment does not see our install (whether some
+    other install of the plugin is there is not this test's business)."""
     code = (
-        "import importlib.metadata as m, sys\n"
-        "try: m.distribution('signify-example-plugin')\n"
-        "except m.PackageNotFoundError: sys.exit(0)\n"
-        "sys.exit(1)"
+        "import importlib.metadata as m\n"
+        "try: print(m.distribution('signify-example-plugin').locate_file(''))\n"
+        "except m.PackageNotFoundError: print('absent')"
     )
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    seen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert str(example_plugin.site) not in seen.stdout
+    assert not (PLUGIN / "build").exists()  # nor files written next to the plugin's sources
