@@ -173,3 +173,15 @@ def listening_port(process: subprocess.Popen[str]) -> int:
 def iter_lines(process: subprocess.Popen[str]) -> Iterator[str]:
     assert process.stderr is not None
     yield from iter(process.stderr.readline, "")
+
+
+def test_eval_by_name_scores_photos_from_another_directory(venv_bin: Path, elsewhere: Path):
+    for letter in ("A", "B"):
+        (elsewhere / "photos" / letter).mkdir(parents=True)
+        (elsewhere / "photos" / letter / "1.jpg").write_bytes(photo(letter))
+    done = signify(
+        venv_bin, elsewhere, "eval", "fast", "--data", "photos", "--frames", "1", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["pipeline"], report["n"]) == ("fast", 2)
