@@ -137,3 +137,11 @@ def test_a_missing_model_fails_before_the_health_app_announces_itself():
     code, lines, _ = refuse("fast", "--set", "classify.model=nope.onnx", env={"HEALTH_PORT": "0"})
     assert code != 0 and len(lines) == 1, lines
     assert "classify.model" in lines[0]
+
+
+def test_a_corrupt_model_fails_without_announcing_the_health_endpoint(tmp_path: Path):
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(os.urandom(4096))
+    code, lines, _ = refuse("--set", f"classify.model={corrupt}", env={"HEALTH_PORT": "0"})
+    assert code != 0 and len(lines) == 1, lines
+    assert "cannot load ONNX model" in lines[0]
