@@ -35,17 +35,22 @@ RUN apt-get update && apt-get install -y --no-install-recommends binutils \
     && python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY scripts/runtime-requirements scripts/
 # mediapipe without its GUI OpenCV and audio dependencies, then everything else (see
-# scripts/runtime-requirements): one cv2 in the image, opencv-python-headless.
+# scripts/runtime-requirements): one cv2 in the image, opencv-python-headless. Versions are
+# those of constraints.txt, which the tests passed with.
 RUN --mount=type=secret,id=pip_cert \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
-    && pip install --no-deps "$(python scripts/runtime-requirements --mediapipe)" \
+    && pip install --no-deps -c constraints.txt "$(python scripts/runtime-requirements --mediapipe)" \
     && python scripts/runtime-requirements > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+    && pip install -c constraints.txt -r /tmp/requirements.txt
+COPY LICENSE ./
 COPY signify_graph/ signify_graph/
 COPY plugins/ plugins/
+# signify_graph/data/ links to these two: the installed package carries copies of them.
+COPY models/ models/
+COPY pipelines/ pipelines/
 # Then trim what the service never loads: pip and setuptools, test suites, onnxruntime's
 # Python tooling and its C-API library (the Python binding does not link it: 34 MB), and the
 # debug sections of libmediapipe.so (30 MB). The runtime stage's build-time check proves the
@@ -68,13 +73,11 @@ assert not extra, extra; assert "opencv-python-headless" in names; \
 from mediapipe.tasks.python import BaseOptions, vision; import onnxruntime, signify_stages; \
 print("cv2", cv2.__version__, cv2.__file__)'
 
-# -- runtime: the venv, the models and the pipelines; no compilers, no pip, not root -------
+# -- runtime: the venv (the package carries the models and pipelines); no pip, not root ----
 FROM python AS runtime
 RUN useradd --create-home --uid 10001 --user-group --shell /usr/sbin/nologin signify
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY models/ models/
-COPY pipelines/ pipelines/
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -88,7 +91,7 @@ USER signify
 # by 14.5 MB over a 10-minute soak, by 5.0 MB with two arenas, at the same latency (BENCHMARKS.md,
 # "Soak"). Then load every pipeline with its models, as the server will (a broken image fails
 # here).
-RUN signify-graph validate pipelines/*.yaml
+RUN signify-graph validate default fast landmarks symmetric
 EXPOSE 8765
 # /health on the WebSocket port ($PORT, as Railway sets it; else WEBSOCKET_PORT, else 8765).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

@@ -19,7 +19,7 @@ from ._graph import Graph, GraphSession, ItemResult, build_graph
 from ._host import ENTRY_POINT_GROUP, PluginHost, StageInfo, StageRegistry, create_host
 from ._kinds import Control, Features, FrameContext, Hand, Image, Kind, Probabilities, Reply
 from ._pipeline import Override, PipelinePlan, plan_pipeline
-from ._stage import LoadContext, ModelFile, Params, Port, Stage, StageSession
+from ._stage import LoadContext, ModelDir, ModelFile, Params, Port, Stage, StageSession
 from .hookspecs import hookimpl
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "ItemResult",
     "Kind",
     "LoadContext",
+    "ModelDir",
     "ModelFile",
     "Override",
     "Params",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._builtin import pipeline_hint, pipeline_path
 from ._document import check_head, check_node, did_you_mean, resolve_inputs
 from ._errors import PipelineInvalid, Problem
 from ._host import StageRegistry
@@ -323,8 +324,11 @@ def plan_pipeline(
     environ: Mapping[str, str] | None = None,
     text: str | None = None,
 ) -> PipelinePlan:
-    """Read and validate a pipeline file; raise :class:`PipelineInvalid` with every problem."""
-    path = Path(file)
+    """Read and validate a pipeline file; raise :class:`PipelineInvalid` with every problem.
+
+    ``file`` may also name a shipped pipeline (``default``, ``builtin:fast``).
+    """
+    path = pipeline_path(file) if text is None else Path(file)
     env = os.environ if environ is None else environ
     problems: list[Problem] = []
     if text is None:
@@ -332,7 +336,7 @@ def plan_pipeline(
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise PipelineInvalid(
-                [Problem(str(path), 1, 1, f"cannot read pipeline: {exc.strerror}")]
+                [Problem(str(path), 1, 1, f"cannot read pipeline: {exc.strerror}{pipeline_hint()}")]
             ) from exc
     parsed: list[Override] = []
     for index, item in enumerate(overrides, start=1):

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 
+from ._builtin import model_path, shipped_models
 from ._kinds import Control, FrameContext, Kind
 
 
@@ -35,17 +36,42 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
-def _resolve_model_file(value: Path, info: ValidationInfo) -> Path:
+def _model_location(value: Any, info: ValidationInfo) -> Any:
+    """``builtin:NAME`` → the shipped file; a relative path → below the pipeline's folder."""
+    if not isinstance(value, str | Path):
+        return value  # pydantic's own Path validation words the error
+    shipped = model_path(str(value))
+    if shipped is not None:
+        return shipped
     base = (info.context or {}).get("base_dir")
-    path = (value if value.is_absolute() or base is None else Path(base) / value).resolve()
-    if not path.is_file():
-        raise ValueError(f"model file '{value}' does not exist (looked for {path})")
+    path = Path(value)
+    return (path if path.is_absolute() or base is None else Path(base) / path).resolve()
+
+
+def _resolve_model_file(value: Any, info: ValidationInfo) -> Any:
+    path = _model_location(value, info)
+    if isinstance(path, Path) and not path.is_file():
+        shipped = [m for m in shipped_models() if Path(m).suffix == path.suffix] or shipped_models()
+        hint = f"; shipped: builtin:{', builtin:'.join(shipped)}"
+        raise ValueError(f"model file '{value}' does not exist (looked for {path}){hint}")
     return path
 
 
-#: A parameter naming a model file; relative paths are resolved against the pipeline file's
+def _resolve_model_dir(value: Any, info: ValidationInfo) -> Any:
+    path = _model_location(value, info)
+    if isinstance(path, Path) and not path.is_dir():
+        raise ValueError(f"model folder '{value}' does not exist (looked for {path})")
+    return path
+
+
+#: A parameter naming a model file: ``builtin:NAME`` is a model shipped in the package
+#: (``builtin:classifier.onnx``), a relative path is resolved against the pipeline file's
 #: folder, and a file that does not exist is a validation error, not a first-frame crash.
-ModelFile = Annotated[Path, AfterValidator(_resolve_model_file)]
+ModelFile = Annotated[Path, BeforeValidator(_resolve_model_file)]
+
+#: A parameter naming a folder of model files, resolved like :data:`ModelFile`; ``builtin:``
+#: is the folder of the models shipped in the package.
+ModelDir = Annotated[Path, BeforeValidator(_resolve_model_dir)]
 
 
 @dataclass(frozen=True, slots=True)

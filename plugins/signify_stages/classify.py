@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from signify_graph import (
     Control,
@@ -43,8 +44,9 @@ log = logging.getLogger(__name__)
 
 
 class ClassifyParams(Params):
-    model: ModelFile = Path("../models/classifier.onnx")
-    """The ONNX classifier, relative to the pipeline file."""
+    model: ModelFile = Field(Path("builtin:classifier.onnx"), validate_default=True)
+    """The ONNX classifier: a path relative to the pipeline file, or ``builtin:NAME`` for a
+    model shipped in the package (``builtin:classifier.onnx``, the default)."""
 
 
 def _metadata(meta: Mapping[str, str], key: str) -> str:

@@ -25,10 +25,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from signify_graph import (
     Kind,
+    ModelDir,
     ModelFile,
     Params,
     Port,
@@ -112,10 +113,11 @@ def _complexity(value: Any) -> Any:
 class HandsParams(Params):
     model: Annotated[Literal["lite", "full"], BeforeValidator(_complexity)] = "full"
     """Which bundle: ``lite`` (faster) or ``full`` (more accurate); 0/1 are accepted."""
-    models_dir: Path = Path("../models")
-    """Folder holding ``hand_landmarker_{lite,full}.task``, relative to the pipeline file."""
     bundle: ModelFile | None = None
     """A custom ``.task`` bundle; overrides ``model`` and ``models_dir``."""
+    models_dir: ModelDir = Field(Path("builtin:"), validate_default=True)
+    """Folder holding ``hand_landmarker_{lite,full}.task``, relative to the pipeline file;
+    ``builtin:`` is the bundles shipped in the package."""
     min_detection_confidence: float = Field(0.5, ge=0.0, le=1.0)
     """Palm detector score needed to report a hand (``MEDIAPIPE_MIN_DETECTION_CONFIDENCE``)."""
     min_tracking_confidence: float = Field(0.5, ge=0.0, le=1.0)
@@ -142,6 +144,24 @@ class HandsParams(Params):
     and a right hand, at the cost of one more detection when a new hand looks like a left
     hand (in video mode on a second landmarker, made once per session: ~45 ms, ~40 MB)."""
 
+    @field_validator("models_dir")
+    @classmethod
+    def _bundle_exists(cls, folder: Path, info: ValidationInfo) -> Path:
+        """A missing bundle is reported with every other problem, naming what to set."""
+        model, bundle = info.data.get("model"), info.data.get("bundle")
+        name = f"hand_landmarker_{model}.task"
+        if model is not None and bundle is None and not (folder / name).is_file():
+            raise ValueError(
+                f"no MediaPipe bundle {name} in {folder}: set models_dir to the folder "
+                "holding it (builtin: for the shipped ones), or bundle to a .task file"
+            )
+        return folder
+
+    @property
+    def bundle_path(self) -> Path:
+        """The bundle the stage loads."""
+        return self.bundle or self.models_dir / f"hand_landmarker_{self.model}.task"
+
 
 class HandsStage(Stage):
     """Detect the most confident hand and its 21 landmarks with MediaPipe's HandLandmarker.
@@ -158,14 +178,7 @@ class HandsStage(Stage):
     def __init__(self, params: HandsParams, context: Any) -> None:
         super().__init__(params, context)
         check_no_uploader()
-        if params.bundle is not None:
-            path = params.bundle
-        else:
-            folder = params.models_dir
-            folder = folder if folder.is_absolute() else context.base_dir / folder
-            path = folder / f"hand_landmarker_{params.model}.task"
-            if not path.is_file():
-                raise StageConfigError(f"MediaPipe bundle '{path}' does not exist", param="model")
+        path = params.bundle_path
         self.bundle_path = path
         self._bundle = path.read_bytes()
         # Building one landmarker now proves the bundle works (a corrupt file fails here, at

@@ -15,6 +15,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from typing import Protocol
 
 from .._errors import PipelineInvalid, SignifyError
@@ -50,11 +51,19 @@ def command(name: str) -> Command:
     return module
 
 
+def _version() -> str:
+    try:
+        return version("signify-graph")
+    except PackageNotFoundError:  # a checkout on PYTHONPATH, never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signify-graph",
         description="Real-time ASL fingerspelling recognition as a graph of plugin stages.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         command(name).add_parser(sub)

@@ -1,13 +1,16 @@
-"""What the commands share: the ``--set`` option, and loading a pipeline for a data set."""
+"""What the commands share: the ``--set`` option, checking output paths, and loading a pipeline
+for a data set."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
+from .._errors import SignifyError
 from .._graph import Graph, build_graph
 from .._host import PluginHost
 from .._pipeline import plan_pipeline
@@ -29,6 +32,19 @@ def add_set(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="override a node parameter (repeatable); validated like the file",
     )
     return parser
+
+
+def check_output(path: Path | None, option: str) -> None:
+    """Refuse an output file that cannot be written before the work, not after it."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise SignifyError(f"{option} {path}: is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise SignifyError(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise SignifyError(f"{option} {path}: the folder {folder} is not writable")
 
 
 def load(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import textwrap
 import types
 import typing
 from typing import Any
@@ -70,6 +71,14 @@ def stage_record(info: StageInfo) -> dict[str, Any]:
     }
 
 
+def _wrapped(description: str) -> list[str]:
+    """A parameter's description under it: its first paragraph (``--json`` has all of it)."""
+    first = description.split("\n\n")[0]
+    return textwrap.wrap(
+        " ".join(first.split()), 100, initial_indent=" " * 8, subsequent_indent=" " * 8
+    )
+
+
 def describe_stages(registry: StageRegistry) -> str:
     lines = []
     for info in registry:
@@ -82,6 +91,7 @@ def describe_stages(registry: StageRegistry) -> str:
             extra = f"  [{param['range']}]" if param["range"] else ""
             default = "required" if param["required"] else f"default {param['default']!r}"
             lines.append(f"    - {param['name']}: {param['type']}, {default}{extra}")
+            lines += _wrapped(param["description"])
         lines.append("")
     return "\n".join(lines)
 

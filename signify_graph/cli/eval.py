@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .._host import PluginHost
-from .common import Subparsers, add_set, load
+from .common import Subparsers, add_set, check_output, load
 
 
 def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
@@ -67,8 +67,12 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
         write_confusion_png,
         write_latency_png,
     )
+    from ..tools.inputs import check_input
     from ..tools.sequences import format_sequence
 
+    check_output(args.confusion_png, "--confusion-png")
+    check_output(args.latency_png, "--latency-png")
+    check_input(args.data)
     reports = [_evaluate_one(args, host, args.pipeline)]
     if args.compare:
         reports.append(_evaluate_one(args, host, args.compare))

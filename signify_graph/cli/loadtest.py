@@ -15,15 +15,24 @@ from .common import Subparsers
 def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
     p = sub.add_parser("loadtest", help="drive a running server with real WebSocket clients")
     p.add_argument("url", metavar="URL", help="e.g. ws://127.0.0.1:8765/")
-    p.add_argument("--clients", type=int, default=4)
-    p.add_argument("--fps", type=float, default=15.0)
-    p.add_argument("--duration", type=float, default=30.0, metavar="S")
+    p.add_argument(
+        "--clients", type=int, default=4, help="concurrent clients (default: %(default)s)"
+    )
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=15.0,
+        help="frames per second per client (default: %(default)s)",
+    )
+    p.add_argument(
+        "--duration", type=float, default=30.0, metavar="S", help="seconds (default: %(default)s)"
+    )
     p.add_argument(
         "--source",
         type=Path,
         default=Path("tests/data/photos"),
         metavar="PATH",
-        help="a folder of photos, or a landmark .npz (X, y)",
+        help="a folder of photos, or a landmark .npz (X, y) (default: %(default)s, in a checkout)",
     )
     p.add_argument(
         "--metrics",
@@ -31,7 +40,13 @@ def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
         metavar="URL",
         help="the server's /metrics (default: http://HOST:8080/metrics if it answers)",
     )
-    p.add_argument("--ramp", type=float, default=2.0, metavar="S", help="spread client starts")
+    p.add_argument(
+        "--ramp",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="spread client starts over S seconds (default: %(default)s)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument(
         "--cycles",
@@ -39,7 +54,7 @@ def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
         default=0,
         metavar="N",
         help="instead: N connect → one frame → disconnect cycles, then compare the "
-        "server's memory, fds and threads with before",
+        "server's memory, fds and threads with before (default: %(default)s, off)",
     )
     return p
 

@@ -22,6 +22,12 @@ _NOISE = re.compile(
 )
 
 
+def without_native_noise(text: str) -> str:
+    """``text`` without the native INFO/WARNING lines (for output captured elsewhere: tests)."""
+    kept = (line for line in text.splitlines(keepends=True) if not _NOISE.match(line.encode()))
+    return "".join(kept)
+
+
 def _forward(read_fd: int, write_fd: int) -> None:
     with os.fdopen(read_fd, "rb") as pipe:
         for line in pipe:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .._host import PluginHost
-from .common import Subparsers, add_set, load
+from .common import Subparsers, add_set, check_output, load
 
 
 def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
@@ -43,8 +43,11 @@ def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, host: PluginHost) -> int:
+    from ..tools.inputs import check_input
     from ..tools.run import run_stream
 
+    check_output(args.output, "--output")
+    check_input(args.input)
     graph = load(args.pipeline, host, args.overrides, args.input)
     options = {"fps": args.fps, "session_per_file": args.session_per_file, "repeat": args.repeat}
     try:

@@ -18,7 +18,7 @@ def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
         nargs="?",
         default=None,
         metavar="PIPELINE",
-        help="pipeline file (default: $SIGNIFY_PIPELINE or pipelines/default.yaml)",
+        help="pipeline file or shipped name (default: $SIGNIFY_PIPELINE, else default)",
     )
     p.add_argument("--port", type=int, default=None, help="WebSocket port (default: $PORT)")
     p.add_argument("--host", default=None, help="listen address (default: $WEBSOCKET_HOST)")

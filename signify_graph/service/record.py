@@ -96,10 +96,22 @@ class Recording:
 
 
 def load_recording(path: str | Path) -> Recording:
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SignifyError(f"{path}: cannot read recording: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SignifyError(f"{path}: not a recording (not UTF-8 text, so not JSONL)") from None
     if not lines:
         raise SignifyError(f"{path}: empty recording")
-    header = json.loads(lines[0])
+    try:
+        header = json.loads(lines[0])
+    except json.JSONDecodeError:
+        raise SignifyError(
+            f"{path}:1: not a recording (a JSONL file from serve --record)"
+        ) from None
+    if not isinstance(header, dict):
+        header = {}
     if header.get("format") != FORMAT or header.get("version") != VERSION:
         raise SignifyError(f"{path}: not a signify recording of version {VERSION}")
     recording = Recording(header)

@@ -98,18 +98,21 @@ class Service:
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         s = self.settings
+        # Validate the file first (a missing pipeline or model file fails here, before the
+        # health app starts); the models then load with /ready answering 503.
+        plan = plan_pipeline(s.pipeline, self.host.registry, overrides=self.overrides)
         if s.health_port >= 0 and not self._shared_health_port:
             router = Router(self.state, metrics=True, static=None)
             self._health, self.health_port = await start_health_app(router, s.host, s.health_port)
+        loop = asyncio.get_running_loop()
+        self.graph = await loop.run_in_executor(self.pool, build_graph, plan, self.host)
+        await loop.run_in_executor(self.pool, _warm_up, self.graph)
+        if self._health is not None:  # said once the models load: a failed start never says it
             log.info(
                 "Health check endpoint available at http://%s:%d/health (also /ready, /metrics)",
                 s.host,
                 self.health_port,
             )
-        loop = asyncio.get_running_loop()
-        plan = plan_pipeline(s.pipeline, self.host.registry, overrides=self.overrides)
-        self.graph = await loop.run_in_executor(self.pool, build_graph, plan, self.host)
-        await loop.run_in_executor(self.pool, _warm_up, self.graph)
         self.state.graph = self.graph
         self.sessions = Sessions(
             self.graph,

@@ -27,8 +27,8 @@ class ServiceSettings(BaseModel):
         extra="ignore", populate_by_name=True, frozen=True, use_attribute_docstrings=True
     )
 
-    pipeline: Path = Field(Path("pipelines/default.yaml"), validation_alias="SIGNIFY_PIPELINE")
-    """The pipeline file to serve."""
+    pipeline: str = Field("default", validation_alias="SIGNIFY_PIPELINE")
+    """The pipeline to serve: a file, or the name of a shipped one (``default``, ``fast`` …)."""
     port: int = Field(8765, ge=0, le=65535, validation_alias=AliasChoices("PORT", "WEBSOCKET_PORT"))
     """WebSocket port; also answers ``/health``, ``/ready`` and the demo page (Railway's)."""
     host: str = Field("0.0.0.0", validation_alias="WEBSOCKET_HOST")

@@ -32,6 +32,16 @@ def photos(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def check_input(path: Path) -> None:
+    """Refuse, before any model loads, an input that cannot yield a single item: a run over an
+    empty folder that "succeeds" with no output reads as a pipeline that found nothing."""
+    if not path.exists():
+        raise SignifyError(f"{path}: no such file or folder")
+    if path.is_dir() and not photos(path):
+        suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+        raise SignifyError(f"{path}: no photos ({suffixes}) in this folder or below it")
+
+
 def _video(path: Path, fps_default: float) -> Iterator[Item]:
     import cv2
 

@@ -54,11 +54,14 @@ def _binary(*names: str) -> str | None:
 
 CHROMIUM = _binary("chromium", "chromium-browser")
 CHROMEDRIVER = _binary("chromedriver")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="SKIPPED: the demo-page browser test needs Chromium and its driver, which are not "
-    "installed (apt-get install chromium chromium-driver)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None or CHROMEDRIVER is None,
+        reason="SKIPPED: the demo-page browser test needs Chromium and its driver, which are not "
+        "installed (apt-get install chromium chromium-driver)",
+    ),
+]
 
 
 # -- the fake camera -------------------------------------------------------------------------------

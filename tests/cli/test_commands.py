@@ -45,3 +45,38 @@ def test_building_the_parser_imports_neither_the_service_nor_the_tools():
         if m.startswith(("signify_graph.service", "signify_graph.tools", "websockets", "mediapipe"))
     ]
     assert heavy == []
+
+
+def test_native_noise_is_dropped_and_everything_else_kept():
+    from signify_graph.cli.native_noise import without_native_noise
+
+    text = (
+        "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
+        "W0000 00:00:1796193578.676334 24721 inference_feedback_manager.cc:114] Feedback\n"
+        "E0000 00:00:1796193578.676334 24721 a real error\n"
+        "Traceback (most recent call last):\n"
+    )
+    assert without_native_noise(text) == (
+        "E0000 00:00:1796193578.676334 24721 a real error\nTraceback (most recent call last):\n"
+    )
+
+
+def test_stages_shows_each_parameter_with_its_description(capsys):
+    from signify_graph.cli import main
+
+    assert main(["stages"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    where = next(i for i, line in enumerate(lines) if line.startswith("    - window: int"))
+    assert lines[where + 1].strip().startswith("Number of probability vectors to average")
+
+
+def test_loadtest_help_shows_every_default(capsys):
+    import pytest
+
+    from signify_graph.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["loadtest", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for default in ("(default: 4)", "(default: 15.0)", "(default: 30.0)", "(default: 2.0)"):
+        assert default in text

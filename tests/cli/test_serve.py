@@ -15,6 +15,8 @@ from websockets.sync.client import connect
 
 from ..service.conftest import ROOT
 
+pytestmark = pytest.mark.slow
+
 LISTENING = re.compile(r"Server listening on ws://[^:]+:(\d+)")
 
 
@@ -122,3 +124,24 @@ def test_a_broken_plugin_refuses_to_start_with_one_line(tmp_path: Path):
     code, lines, _ = refuse(env={"PYTHONPATH": str(tmp_path)})
     assert code != 0 and len(lines) == 1, lines
     assert "broken-plugin" in lines[0] and "broken = broken_plugin_module" in lines[0]
+
+
+def test_a_missing_pipeline_fails_before_the_health_app_announces_itself():
+    code, lines, elapsed = refuse("no-such-pipeline.yaml", env={"HEALTH_PORT": "0"})
+    assert code != 0 and len(lines) == 1, lines
+    assert "cannot read pipeline" in lines[0] and "shipped pipelines: default, fast" in lines[0]
+    assert elapsed < 5
+
+
+def test_a_missing_model_fails_before_the_health_app_announces_itself():
+    code, lines, _ = refuse("fast", "--set", "classify.model=nope.onnx", env={"HEALTH_PORT": "0"})
+    assert code != 0 and len(lines) == 1, lines
+    assert "classify.model" in lines[0]
+
+
+def test_a_corrupt_model_fails_without_announcing_the_health_endpoint(tmp_path: Path):
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(os.urandom(4096))
+    code, lines, _ = refuse("--set", f"classify.model={corrupt}", env={"HEALTH_PORT": "0"})
+    assert code != 0 and len(lines) == 1, lines
+    assert "cannot load ONNX model" in lines[0]

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from signify_graph import create_host
+from signify_graph._builtin import shipped_pipelines
 from signify_graph._source import _PLACEHOLDER
 from signify_graph.service.server import Service
 from signify_graph.service.settings import ServiceSettings, load_settings
@@ -152,14 +153,15 @@ def test_dockerfile_health_check_asks_health_on_the_port_from_the_environment():
     assert "curl" not in check and "CMD [" in check
 
 
-def test_dockerfile_ships_models_and_pipelines_and_the_default_pipeline_exists():
+def test_dockerfile_builds_the_package_with_its_models_and_pipelines():
+    """The package links to models/ and pipelines/: the build stage needs both to carry them,
+    and the default pipeline is a shipped one, found wherever the image's WORKDIR is."""
     copies = [args.split() for args in instruction("COPY") if not args.startswith("--from")]
     sources = {source.rstrip("/") for args in copies for source in args[:-1]}
-    assert {"models", "pipelines"} <= sources
-    workdir = Path(instruction("WORKDIR")[-1])
+    assert {"models", "pipelines", "LICENSE", "signify_graph", "plugins"} <= sources
     default = ServiceSettings.model_fields["pipeline"].default
-    assert not default.is_absolute(), "resolved against the image's WORKDIR"
-    assert (ROOT / default).is_file(), f"{workdir / default} would not exist in the image"
+    assert default in shipped_pipelines()
+    assert any(f"signify-graph validate {default}" in line for line in instruction("RUN"))
     allowed = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
     for source in sources:
         name = f"{source}/" if (ROOT / source).is_dir() else source
@@ -217,3 +219,23 @@ def test_env_example_default_of_a_pipeline_variable_is_the_pipeline_default(vari
     defaults = pipeline_placeholders()[variable]
     expected = defaults.get("default.yaml", next(iter(defaults.values())))
     assert env_example()[variable] == expected
+
+
+def test_constraints_pin_every_runtime_dependency_within_pyproject_ranges():
+    """scripts/install and the Dockerfile install with constraints.txt: each dependency of the
+    product is pinned there, inside pyproject's range (mediapipe stays below 0.10.34)."""
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name] = version
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        dependencies = tomllib.load(file)["project"]["dependencies"]
+    for dependency in map(Requirement, dependencies):
+        name = re.sub(r"[-_.]+", "-", dependency.name).lower()
+        assert name in pins, f"constraints.txt does not pin {name}"
+        assert dependency.specifier.contains(pins[name]), (name, pins[name])
+    assert "-c constraints.txt" in (ROOT / "scripts" / "install").read_text()
+    assert sum(line.count("-c constraints.txt") for line in instruction("RUN")) == 2

@@ -116,6 +116,7 @@ def test_a_failing_branch_fails_the_item_after_the_other_branch_has_finished(
     graph.close()
 
 
+@pytest.mark.slow
 def test_the_symmetric_pipeline_gives_the_same_values_with_and_without_branches() -> None:
     """Real photos through both MediaPipe views; concurrency must not change a single value."""
     host = create_host()

@@ -1,13 +1,16 @@
-"""The example third-party plugin, installed for real: discovered, listed, validated, run."""
+"""The example third-party plugin, installed for real (in a throwaway folder): discovered,
+listed, validated, run."""
 
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,8 @@ import pytest
 from signify_graph import PipelineInvalid, build_graph, create_host, plan_pipeline
 
 from . import stages
+
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "examples" / "signify-example-plugin"
@@ -30,41 +35,46 @@ nodes:
 """
 
 
-def installed_from_here() -> bool:
-    """Whether ``signify-example-plugin`` is installed, editable, from this checkout."""
-    try:
-        dist = importlib.metadata.distribution("signify-example-plugin")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    direct = json.loads(dist.read_text("direct_url.json") or "{}")
-    return direct.get("url") == PLUGIN.as_uri() and direct.get("dir_info", {}).get("editable")
+@dataclass(frozen=True)
+class Installed:
+    """The plugin as pip installed it into a throwaway folder, and how to reach it."""
+
+    source: Path  # a copy of the plugin's project (building writes next to the sources)
+    site: Path  # the folder pip installed it into: its module and its .dist-info
+
+    def env(self) -> dict[str, str]:
+        """A child process's environment that sees the plugin's distribution."""
+        path = os.pathsep.join(filter(None, [str(self.site), os.environ.get("PYTHONPATH")]))
+        return {**os.environ, "PYTHONPATH": path}
 
 
 @pytest.fixture(scope="session")
-def example_plugin() -> Iterator[Path]:
-    """Install the example plugin (editable) unless it already is, and make it importable here.
-
-    The install outlives the test session on purpose: it is what a plugin author does.
-    """
-    if not installed_from_here():
-        command = [sys.executable, "-m", "pip", "install", "--no-deps"]
-        done = subprocess.run([*command, "-e", str(PLUGIN)], capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
+def example_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+    """Install the example plugin for real (a wheel built by pip, entry points and all), but
+    into a temporary folder put on ``sys.path``, never into the user's environment: a plugin
+    left installed there shows in ``stages``, breaks every command for a user whose own plugin
+    has the same stage name, and would be written into the committed schema."""
+    work = tmp_path_factory.mktemp("example-plugin")
+    source, site = work / "source", work / "site"
+    shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns(".*cache", "__pycache__"))
+    command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    done = subprocess.run(
+        [*command, "--target", str(site), str(source)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    sys.path.insert(0, str(site))
+    importlib.invalidate_caches()
+    try:
+        yield Installed(source, site)
+    finally:
+        sys.path.remove(str(site))
+        sys.modules.pop("signify_example_plugin", None)
         importlib.invalidate_caches()
-        assert installed_from_here()
-    # A running interpreter does not re-read .pth files: put the source on sys.path ourselves.
-    source = str(PLUGIN / "src")
-    added = source not in sys.path
-    if added:
-        sys.path.insert(0, source)
-        importlib.invalidate_caches()
-    yield PLUGIN
-    if added:
-        sys.path.remove(source)
 
 
 def test_the_command_lists_the_plugin_stage_with_its_distribution(example_plugin):
-    listed = subprocess.run([COMMAND, "stages", "--json"], capture_output=True, text=True)
+    env = example_plugin.env()
+    listed = subprocess.run([COMMAND, "stages", "--json"], capture_output=True, text=True, env=env)
     assert (listed.returncode, listed.stderr) == (0, "")
     records = {record["name"]: record for record in json.loads(listed.stdout)}
     gate = records["confidence_gate"]
@@ -75,7 +85,7 @@ def test_the_command_lists_the_plugin_stage_with_its_distribution(example_plugin
         "threshold": True,
         "hold": True,
     }
-    text = subprocess.run([COMMAND, "stages"], capture_output=True, text=True).stdout
+    text = subprocess.run([COMMAND, "stages"], capture_output=True, text=True, env=env).stdout
     assert "confidence_gate  (signify-example-plugin (confidence_gate))" in text
 
 
@@ -115,9 +125,23 @@ def test_the_plugin_can_be_disabled(example_plugin):
 def test_the_plugin_own_tests_pass_with_the_stage_harness_fixture(example_plugin):
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=example_plugin,
+        cwd=example_plugin.source,
+        env=example_plugin.env(),
         capture_output=True,
         text=True,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert " passed" in run.stdout
+
+
+def test_the_user_environment_never_gets_the_plugin(example_plugin):
+    """A fresh interpreter of the user's environment does not see our install (whether some
+    other install of the plugin is there is not this test's business)."""
+    code = (
+        "import importlib.metadata as m\n"
+        "try: print(m.distribution('signify-example-plugin').locate_file(''))\n"
+        "except m.PackageNotFoundError: print('absent')"
+    )
+    seen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert str(example_plugin.site) not in seen.stdout
+    assert not (PLUGIN / "build").exists()  # nor files written next to the plugin's sources

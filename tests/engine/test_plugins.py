@@ -195,6 +195,7 @@ def test_a_plugin_whose_registration_crashes_is_named(on_path):
     )
 
 
+@pytest.mark.slow
 def test_the_command_prints_one_line_naming_a_plugin_that_fails_to_import(tmp_path):
     make_distribution(
         tmp_path, "throwaway-broken", "throwaway_broken", "raise RuntimeError('boom')\n", "bad"
@@ -217,6 +218,7 @@ def test_a_plugin_can_be_disabled_by_distribution_or_entry_point_name(on_path, d
     assert set(host.registry.names()) >= BUILTINS
 
 
+@pytest.mark.slow
 def test_the_command_runs_when_the_broken_plugin_is_disabled(tmp_path):
     make_distribution(
         tmp_path, "throwaway-broken", "throwaway_broken", "raise RuntimeError('boom')\n", "bad"

@@ -463,6 +463,7 @@ def test_cli_graph_shows_defaults(cli, capsys):
     assert "threshold = 0.5   [file]" in out
 
 
+@pytest.mark.slow
 def test_the_installed_command_validates_a_pipeline_of_builtin_stages(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(

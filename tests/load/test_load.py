@@ -18,6 +18,8 @@ import pytest
 
 from ..service.conftest import client, next_reply, photo, running_service, stream
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.slow
 def test_a_storm_of_new_connections_leaves_open_sessions_streaming():

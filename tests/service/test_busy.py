@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from .conftest import client, receive_json
 from .test_hostile import _fault_service, _solid_jpeg
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_frame_waiting_for_a_worker_is_not_past_its_deadline(tmp_path):

@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from signify_graph.service.fairshare import FairShare
 
 from .conftest import client, dropped, next_reply, photo, run, running_service, stream
 from .test_service import aget
+
+pytestmark = pytest.mark.slow
 
 
 def test_extra_frames_start_only_while_a_core_stays_free():

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import pytest
 from websockets.exceptions import ConnectionClosed
 
 from signify_graph import (
@@ -41,6 +42,8 @@ from .conftest import (
     running_service,
 )
 from .test_service import aget
+
+pytestmark = pytest.mark.slow
 
 RELEASE_HANG = threading.Event()
 

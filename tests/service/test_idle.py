@@ -7,8 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from .conftest import client, next_reply, photo, receive_json, run, running_service
 from .test_service import aget
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_silent_client_is_closed_after_the_idle_timeout_and_a_sending_one_is_not():

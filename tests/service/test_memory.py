@@ -15,7 +15,10 @@ from signify_graph.service.memory import malloc_trim
 
 from .conftest import run, running_service
 
-pytestmark = pytest.mark.skipif(malloc_trim() is None, reason="the C library has no malloc_trim")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(malloc_trim() is None, reason="the C library has no malloc_trim"),
+]
 
 # 200 MB in 100 kB blocks (below glibc's mmap threshold, so on the heap), all freed but the
 # topmost, so that glibc cannot shrink the heap from its top by itself.

@@ -31,6 +31,8 @@ from .conftest import (
 )
 from .test_service import aget
 
+pytestmark = pytest.mark.slow
+
 
 @contextmanager
 def every_worker_busy(service: Any) -> Iterator[threading.Event]:

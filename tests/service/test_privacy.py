@@ -40,6 +40,8 @@ from signify_graph import StageConfigError
 
 from .conftest import EVERY_FRAME, PHOTOS, ROOT, photo
 
+pytestmark = pytest.mark.slow
+
 #: The system calls by which a process can send anything to another host.
 NETWORK_CALLS = "connect,sendto,sendmsg,sendmmsg"
 #: One socket address in strace's notation, e.g. ``{sa_family=AF_INET, sin_port=htons(53), …}``.

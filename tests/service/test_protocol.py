@@ -99,6 +99,7 @@ messages = (
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(message=messages, kind=st.sampled_from([Kind.ENCODED_IMAGE, Kind.LANDMARK_MESSAGE]))
 def test_every_message_parses_or_fails_with_a_documented_code(message, kind):

@@ -14,6 +14,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from .conftest import client, next_reply, photo, receive_json, run, running_service
 
+pytestmark = pytest.mark.slow
+
 
 def http_get(port: int, path: str) -> tuple[int, bytes]:
     try:

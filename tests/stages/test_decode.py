@@ -242,6 +242,7 @@ def small_png() -> bytes:
     return encode(cv2.resize(photo_bgr(), (24, 24)), ".png")
 
 
+@pytest.mark.slow
 @settings(
     max_examples=300,
     deadline=None,

@@ -31,6 +31,7 @@ def rate(hands: list[Hand | None]) -> float:
     return sum(hand is not None for hand in hands) / len(hands)
 
 
+@pytest.mark.slow
 def test_the_full_model_with_a_border_finds_a_hand_in_most_committed_photos(
     padded_hands: list[Hand | None], unpadded_hands: list[Hand | None]
 ) -> None:
@@ -123,6 +124,7 @@ def mirror_mapped(hand: Hand) -> np.ndarray:
     return points
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["image", "video"])
 def test_the_right_hand_view_shows_mediapipe_one_picture_for_a_photo_and_its_mirror_image(
     photos: list[Photo], stage_harness: Harness, mode: str
@@ -149,6 +151,7 @@ def test_the_right_hand_view_shows_mediapipe_one_picture_for_a_photo_and_its_mir
     assert same >= 0.9 * both
 
 
+@pytest.mark.slow
 def test_a_long_session_meeting_hands_of_both_sides_sees_each_as_a_new_session_would(
     photos: list[Photo], stage_harness: Harness
 ) -> None:
@@ -259,10 +262,13 @@ def test_a_missing_bundle_fails_validation_before_anything_loads(
     assert "missing.task" in problem.message and "does not exist" in problem.message
 
 
-def test_a_models_dir_without_the_bundle_is_a_configuration_error(
+def test_a_models_dir_without_the_bundle_is_a_validation_error_naming_the_parameter(
     tmp_path: Path, host: PluginHost
 ) -> None:
     path = write_pipeline(tmp_path, "models_dir: empty")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(PipelineInvalid, match=r"hand_landmarker_full\.task' does not exist"):
-        build_graph(plan_pipeline(path, host.registry), host)
+    with pytest.raises(PipelineInvalid) as caught:
+        plan_pipeline(path, host.registry)  # before any model is loaded
+    (problem,) = caught.value.problems
+    assert problem.message.startswith("hands.models_dir: no MediaPipe bundle")
+    assert "hand_landmarker_full.task" in problem.message

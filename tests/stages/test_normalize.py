@@ -213,6 +213,7 @@ def test_a_degenerate_hand_is_refused_as_bad_landmarks(normalize: Callable[..., 
     assert caught.value.code == "bad_landmarks"
 
 
+@pytest.mark.slow
 def test_real_photos_and_their_mirror_images_give_nearly_the_same_features(
     photos: list[Photo], padded_hands: list[Hand | None]
 ) -> None:

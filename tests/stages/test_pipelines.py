@@ -21,6 +21,8 @@ from signify_graph.testing import check_stage_contract
 
 from .conftest import PIPELINES, REPO, Photo
 
+pytestmark = pytest.mark.slow
+
 BUILT_INS = ["average", "classify", "decode", "emit", "hands", "landmarks", "normalize", "smooth"]
 FRAMES = 5
 

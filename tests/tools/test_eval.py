@@ -16,6 +16,8 @@ from signify_graph.cli import main
 
 from ..stages.conftest import PHOTOS, PIPELINES, Photo
 
+pytestmark = pytest.mark.slow
+
 NODES = ["decode", "hands", "normalize", "classify", "smooth", "emit"]
 
 
@@ -195,7 +197,7 @@ def test_the_text_report_shows_summary_letters_confusion_and_latency(
     [
         ("landmarks.yaml", PHOTOS, "need a pipeline that starts at 'decode'"),
         ("symmetric.yaml", None, "can stand in for one node that finds the hand"),
-        ("default.yaml", PHOTOS / "A" / "missing.txt", "expected a folder"),
+        ("default.yaml", PIPELINES / "default.yaml", "expected a folder"),
     ],
     ids=["photos-into-landmarks", "landmarks-into-two-views", "neither"],
 )

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
 from ..service.conftest import EVERY_LANDMARK_FRAME, ROOT, running_service
+
+pytestmark = pytest.mark.slow
 
 
 async def loadtest(*args: str) -> tuple[int, dict[str, Any]]:

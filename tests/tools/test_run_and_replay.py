@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from signify_graph import create_host
 from signify_graph._graph import build_graph
@@ -18,6 +19,8 @@ from signify_graph._pipeline import plan_pipeline
 from signify_graph.service.record import load_recording, replay
 
 from ..service.conftest import ROOT, client, next_reply, photo, running_service
+
+pytestmark = pytest.mark.slow
 
 PHOTOS = ROOT / "tests" / "data" / "photos"
 VIDEO = ROOT / "tests" / "data" / "video" / "letters.mp4"
