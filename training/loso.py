@@ -29,7 +29,7 @@ from .augment import AugmentConfig
 from .data import Source, load_many
 from .evaluate import score
 from .model import predict
-from .train import TrainConfig, fit, labels_of
+from .train import TrainConfig, add_setting_options, fit, labels_of
 
 #: A source must hold this many letters for the "every source ≥ 85 %" goal to apply to it.
 BROAD_SOURCE_LETTERS = 20
@@ -288,20 +288,7 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="also write each held-out hand's probabilities (OUT.probabilities.npz)",
     )
-    parser.add_argument(
-        "--set",
-        nargs="*",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="training settings, e.g. steps=2000 hidden=96",
-    )
-    parser.add_argument(
-        "--aug",
-        nargs="*",
-        default=[],
-        metavar="NAME=VALUE",
-        help="augmentation settings, e.g. z_drop=0.3",
-    )
+    add_setting_options(parser)
     args = parser.parse_args(argv)
     cfg, aug = parse_settings(args.set, args.aug)
     names = args.sources or list(all_training_sources())

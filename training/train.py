@@ -232,6 +232,24 @@ def parse_settings(
     return cfg, aug
 
 
+def add_setting_options(parser: argparse.ArgumentParser) -> None:
+    """``--set`` and ``--aug``: the overrides :func:`parse_settings` reads (train and LOSO)."""
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="training settings (TrainConfig), e.g. steps=2000 hidden=96",
+    )
+    parser.add_argument(
+        "--aug",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="augmentation settings (AugmentConfig), e.g. yaw_deg=30 z_drop=0.3",
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -240,20 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="model path (default models/classifier.onnx)")
     parser.add_argument("--results", type=Path, help="results JSON (default training/results/…)")
     parser.add_argument("--no-augment", action="store_true", help="ablation: no augmentation")
-    parser.add_argument(
-        "--set",
-        nargs="*",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="training settings, e.g. steps=2000 hidden=96",
-    )
-    parser.add_argument(
-        "--aug",
-        nargs="*",
-        default=[],
-        metavar="NAME=VALUE",
-        help="augmentation settings, e.g. yaw_deg=30",
-    )
+    add_setting_options(parser)
     parser.add_argument("--sources", nargs="*", help="training sources (default: every one)")
     args = parser.parse_args(argv)
     cfg, aug = parse_settings(args.set, args.aug, no_augment=args.no_augment)
