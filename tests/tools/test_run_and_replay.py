@@ -189,16 +189,25 @@ def test_eval_on_a_labelled_video_reports_flicker_and_time_to_correct(tmp_path: 
     report = json.loads(done.stdout)
     assert [span["letter"] for span in report["spans"]] == ["B", "L", "Y", "V"]
     assert all(span["frames"] == 15 for span in report["spans"])
-    assert report["accuracy"] > 0.6 and report["never_correct"] == []
+    # The report is consistent with itself; how good the model is lives in the model card.
+    spans = report["spans"]
+    assert report["never_correct"] == [s["letter"] for s in spans if s["accuracy"] == 0]
+    assert report["accuracy"] == pytest.approx(sum(s["accuracy"] for s in spans) / len(spans), 1e-3)
+    assert report["accuracy"] >= 0.5  # B, L and Y are read; the shipped model misreads this V
     assert 0 <= report["time_to_correct_ms"] < 1000 and report["flicker_per_s"] >= 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_eval_of_mirrored_photos_through_the_default_pipeline_stays_above_90_percent():
+def test_eval_of_mirrored_photos_through_the_default_pipeline_stays_above_80_percent():
     """``eval --mirror`` flips every photo. The photos are cropped tight around the hand: like
     any such photo they get the hands stage's 25 % border (without it MediaPipe misses more
     hands). How many letters mirroring changes is checked photo by photo in
-    tests/stages/test_pipelines.py; the symmetric pipeline below changes none."""
+    tests/stages/test_pipelines.py; the symmetric pipeline below changes none.
+
+    These photos' people are one of the 46 training sources (Roboflow's): the shipped model
+    reads them at 85.5 % / 88.6 % (mirrored). The three-source model, which drew a third of its
+    batches from those people, was above 90 %; leave-one-source-out, the figure for new people,
+    rose from 76 % to 90 % (models/MODEL_CARD.md)."""
     reports = []
     for extra in ([], ["--mirror"]):
         done = signify(
@@ -215,8 +224,8 @@ def test_eval_of_mirrored_photos_through_the_default_pipeline_stays_above_90_per
         reports.append(json.loads(done.stdout))
     plain, mirrored = reports
     assert plain["n"] == mirrored["n"] == 75
-    assert plain["accuracy"] >= 0.9
-    assert mirrored["accuracy"] >= 0.9
+    assert plain["accuracy"] >= 0.8
+    assert mirrored["accuracy"] >= 0.8
 
 
 def test_the_symmetric_pipeline_gives_photos_and_their_mirror_images_the_same_letters():
@@ -228,7 +237,7 @@ def test_the_symmetric_pipeline_gives_photos_and_their_mirror_images_the_same_le
         assert done.returncode == 0, done.stderr
         reports.append(json.loads(done.stdout))
     plain, mirrored = reports
-    assert plain["accuracy"] >= 0.9
+    assert plain["accuracy"] >= 0.8  # 88.6 % with the shipped model (see the test above)
     assert plain["detected"] == mirrored["detected"] >= 65
     assert plain["confusion"] == mirrored["confusion"]
     assert plain["per_letter"] == mirrored["per_letter"]
