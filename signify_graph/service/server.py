@@ -9,6 +9,7 @@ pipeline, load every model, run a warm-up frame, *then* listen. ``/health`` on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Sequence
@@ -31,9 +32,11 @@ from .._pipeline import plan_pipeline
 from .connections import Sessions
 from .driver import SessionServices
 from .fairshare import FairShare
-from .http import Router, handshake_refusal, start_health_app, to_websockets
+from .guard import guarded
+from .http import HttpResponse, Router, handshake_refusal, start_health_app, to_websockets
 from .memory import malloc_trim, trim_every
 from .observe import ServiceState, watch_loop_lag
+from .peers import Peers, peer_key
 from .settings import ServiceSettings
 
 log = logging.getLogger("signify_graph.server")
@@ -80,6 +83,9 @@ class Service:
         self.graph: Graph | None = None
         self._services = SessionServices(self.pool, self.state.metrics, self.share, self.closer)
         self.sessions: Sessions | None = None
+        self.peers = Peers(
+            settings.max_sessions_per_peer, settings.peer_rate_limit, settings.fair_rate
+        )
         #: What the WebSocket port answers over plain HTTP (metrics too when HEALTH_PORT is
         #: the same port: Railway may set PORT=8080).
         self.router = Router(self.state, metrics=self._shared_health_port, static=WEB_ROOT)
@@ -117,6 +123,7 @@ class Service:
             s,
             self._services,
             opening=self._opening,
+            peers=self.peers,
             overrides=self.overrides,
         )
         if s.keypoint_buffer_size is not None:
@@ -136,6 +143,11 @@ class Service:
                 ping_interval=s.ping_interval,
                 ping_timeout=s.ping_timeout,
                 close_timeout=s.close_timeout,
+                # Bounded both ways: incoming, 4 messages queued (newest frame wins anyway);
+                # outgoing, the write limit, enforced by GuardedConnection (see guard).
+                max_queue=4,
+                write_limit=s.write_limit,
+                create_connection=guarded(s.write_timeout),
                 origins=[*map(Origin, s.allowed_origins), None] if s.allowed_origins else None,
                 server_header="signify-graph",
             )
@@ -150,15 +162,29 @@ class Service:
         log.info("Server listening on ws://%s:%d", s.host, self.ws_port)
         log.info("Health check endpoint available at http://%s:%d/health", s.host, self.ws_port)
 
+    @property
+    def connections(self) -> list[ServerConnection]:
+        """The open WebSocket connections."""
+        return [] if self._ws is None else list(self._ws.connections)
+
     async def drain(self) -> None:
-        """Stop accepting, report not-ready, close sessions with 1001, release everything."""
+        """Stop accepting, report not-ready, close sessions with 1001, release everything.
+
+        Connections still open after the drain timeout (a client that reads nothing cannot
+        even receive its 1001) are aborted, and their sessions get a moment to close their
+        stages before the threads those closes run on are shut down."""
         self.state.phase = "draining"
         if self._ws is not None:
             self._ws.close(close_connections=True)
             try:
                 await asyncio.wait_for(self._ws.wait_closed(), self.settings.drain_timeout)
             except TimeoutError:
-                log.warning("sessions still open after the drain timeout; exiting anyway")
+                left = list(self._ws.all_connections)
+                log.warning("%d connection(s) open after the drain timeout: aborted", len(left))
+                for connection in left:
+                    connection.transport.abort()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ws.wait_closed(), 5)
         for task in (self._lag_task, self._trim_task):
             if task is not None:
                 task.cancel()
@@ -186,4 +212,9 @@ class Service:
         if "websocket" not in request.headers.get("Upgrade", "").lower():
             return to_websockets(self.router.respond(urlsplit(request.path).path))
         refused = handshake_refusal(self.state, self.settings, request)
+        if refused is None and self.peers.full(peer_key(connection.remote_address)):
+            self.state.metrics.connections_refused.labels("peer_limit").inc()
+            limit = self.settings.max_sessions_per_peer
+            message = f"at most {limit} sessions from one address"
+            refused = HttpResponse.error(429, "too_many_connections", message)
         return None if refused is None else to_websockets(refused)
