@@ -29,7 +29,7 @@ from .._graph import Graph
 from .driver import ClientSession, SessionServices
 from .guard import GuardedConnection
 from .observe import ServiceState
-from .peers import Peer, Peers, peer_key
+from .peers import Peer, Peers, client_key
 from .record import SessionRecorder
 from .session import SessionPolicy
 from .settings import ServiceSettings
@@ -102,7 +102,7 @@ class Sessions:
         """Serve one connection, from its first message to its close."""
         session_id = uuid.uuid4().hex[:12]
         loop = asyncio.get_running_loop()
-        peer = self.peers.join(peer_key(connection.remote_address), loop.time())
+        peer = self.peers.join(self.peer_of(connection), loop.time())
         self._count(1)
         log.info(
             "Client connected",
@@ -149,6 +149,13 @@ class Sessions:
             log.info(
                 "Client disconnected", extra={"session": session_id, "code": connection.close_code}
             )
+
+    def peer_of(self, connection: ServerConnection) -> str:
+        """The address whose limits the connection counts under (see ``peers``)."""
+        request = connection.request
+        if not self._settings.forwarded_for or request is None:
+            return client_key(connection.remote_address)
+        return client_key(connection.remote_address, request.headers.get_all("X-Forwarded-For"))
 
     def _count(self, change: int) -> None:
         self._state.sessions += change

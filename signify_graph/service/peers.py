@@ -22,6 +22,14 @@ from dataclasses import dataclass, field
 from .limits import RateLimiter
 
 
+def client_key(remote_address: object, forwarded_for: list[str] | None = None) -> str:
+    """The key of a connection's limits: its address or, given the ``X-Forwarded-For``
+    headers (trusted only behind a proxy that sets them), the last address there: the one
+    the proxy itself saw."""
+    last = forwarded_for[-1].rsplit(",", 1)[-1].strip() if forwarded_for else ""
+    return peer_key(last or remote_address)
+
+
 def peer_key(remote_address: object) -> str:
     """The address a connection's limits are kept under (its /64 for IPv6)."""
     host = remote_address[0] if isinstance(remote_address, tuple) else remote_address

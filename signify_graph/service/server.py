@@ -36,7 +36,7 @@ from .guard import guarded
 from .http import HttpResponse, Router, handshake_refusal, start_health_app, to_websockets
 from .memory import malloc_trim, trim_every
 from .observe import ServiceState, watch_loop_lag
-from .peers import Peers, peer_key
+from .peers import Peers
 from .settings import ServiceSettings
 
 log = logging.getLogger("signify_graph.server")
@@ -212,7 +212,8 @@ class Service:
         if "websocket" not in request.headers.get("Upgrade", "").lower():
             return to_websockets(self.router.respond(urlsplit(request.path).path))
         refused = handshake_refusal(self.state, self.settings, request)
-        if refused is None and self.peers.full(peer_key(connection.remote_address)):
+        sessions = self.sessions
+        if refused is None and sessions and self.peers.full(sessions.peer_of(connection)):
             self.state.metrics.connections_refused.labels("peer_limit").inc()
             limit = self.settings.max_sessions_per_peer
             message = f"at most {limit} sessions from one address"

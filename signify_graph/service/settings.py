@@ -83,6 +83,10 @@ class ServiceSettings(BaseModel):
     """A connection whose pong is this late is closed (half-open clients are cleaned up)."""
     close_timeout: float = Field(2.0, gt=0, le=600, validation_alias="SIGNIFY_CLOSE_TIMEOUT")
     """How long a closing handshake may take before the TCP connection is dropped."""
+    forwarded_for: bool = Field(False, validation_alias="SIGNIFY_TRUST_FORWARDED_FOR")
+    """Key the per-address limits on the last address of ``X-Forwarded-For``: set it behind
+    a proxy that sets that header (Railway's does), where every connection comes from the
+    proxy. Never without one: a client could then claim any address."""
     write_limit: int = Field(65_536, ge=1024, le=64_000_000, validation_alias="SIGNIFY_WRITE_LIMIT")
     """Bytes waiting to be sent to one client (past the kernel's socket buffer) above which the
     server stops reading that client and its sends wait: a client that does not read its

@@ -346,3 +346,23 @@ def test_one_address_gets_a_bounded_number_of_sessions_and_of_messages():
         assert answered.get("reply", 0) >= 0.9 * 60, answered
 
     run_returning(scenario)
+
+
+def test_behind_a_proxy_the_limits_are_kept_per_forwarded_address():
+    """With SIGNIFY_TRUST_FORWARDED_FOR every connection comes from the proxy: the limit is
+    kept per address the proxy saw (the last one of X-Forwarded-For)."""
+
+    async def scenario() -> tuple[int, list[int]]:
+        async with running_service(max_sessions_per_peer=1, forwarded_for=True) as service:
+            opened, refused = [], []
+            for forwarded in ("203.0.113.7", "198.51.100.1, 203.0.113.8", "203.0.113.7"):
+                headers = {"X-Forwarded-For": forwarded}
+                try:
+                    opened.append(await client(service, additional_headers=headers))
+                except InvalidStatus as exc:
+                    refused.append(exc.response.status_code)
+            for ws in opened:
+                await ws.close()
+            return len(opened), refused
+
+    assert run_returning(scenario) == (2, [429])
