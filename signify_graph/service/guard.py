@@ -44,6 +44,15 @@ class GuardedConnection(ServerConnection):
             self.on_ping()
 
     # asyncio flow control: the transport calls these around its high-water mark.
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        # Reading resumes once neither the receive queue nor the outgoing buffer is full.
+        self.recv_messages.resume = self._resume_reading
+
+    def _resume_reading(self) -> None:
+        if not self.paused:
+            self.transport.resume_reading()
+
     def pause_writing(self) -> None:
         super().pause_writing()
         self.transport.pause_reading()

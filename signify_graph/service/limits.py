@@ -62,12 +62,19 @@ class Budget:
         shared = None if self._peer is None else self._peer.rate
         return shared is None or shared.allow(now)
 
-    def flooded(self, now: float) -> bool:
-        """A refusal: whether it is one past the flood cut-off (then :attr:`flooding`)."""
-        if self._flood is None or self._flood.allow(now):
-            return False
-        self.flooding = True
-        return True
+    def flooded(self, now: float) -> str | None:
+        """A refusal: ``None``, or which cut-off it passed (``session``: the session's own;
+        ``address``: all the refusals of its address's sessions together). Then
+        :attr:`flooding`."""
+        passed = None
+        if self._flood is not None and not self._flood.allow(now):
+            passed = "session"
+        shared = None if self._peer is None else self._peer.flood
+        if shared is not None and not shared.allow(now) and passed is None:
+            passed = "address"
+        if passed is not None:
+            self.flooding = True
+        return passed
 
     def fair(self, now: float) -> bool:
         """A frame within the session's fair rate, and its address's: fifty sessions of one

@@ -55,15 +55,23 @@ class Peer:
     rate: RateLimiter | None = field(default=None, repr=False)
     #: Frames a second of all its sessions that start at once on a busy server.
     fair: RateLimiter | None = field(default=None, repr=False)
+    #: Refusals a second of all its sessions before the next one closes its session.
+    flood: RateLimiter | None = field(default=None, repr=False)
 
 
 class Peers:
-    """The addresses with sessions open. ``max_sessions``, ``rate`` or ``fair_rate`` 0: off."""
+    """The addresses with sessions open. Any limit 0: off. Messages an address's sessions send
+    past its ``rate`` are refused; refused faster than ``flood_factor`` × ``rate`` a second,
+    the session whose message it was is closed, as for a session's own flood cut-off: fifty
+    sessions each under that cut-off are not, together, under the address's."""
 
-    def __init__(self, max_sessions: int, rate: float, fair_rate: float) -> None:
+    def __init__(
+        self, max_sessions: int, rate: float, fair_rate: float, flood_factor: float = 0
+    ) -> None:
         self.max_sessions = max_sessions
         self.rate = rate
         self.fair_rate = fair_rate
+        self.flood_rate = flood_factor * rate
         self._peers: dict[str, Peer] = {}
 
     def __len__(self) -> int:
@@ -80,7 +88,8 @@ class Peers:
         if peer is None:
             rate = RateLimiter.per_second(self.rate, now) if self.rate > 0 else None
             fair = RateLimiter.per_second(self.fair_rate, now) if self.fair_rate > 0 else None
-            peer = self._peers[key] = Peer(key, 0, rate, fair)
+            flood = RateLimiter.per_second(self.flood_rate, now) if self.flood_rate > 0 else None
+            peer = self._peers[key] = Peer(key, 0, rate, fair, flood)
         peer.sessions += 1
         return peer
 

@@ -84,7 +84,10 @@ class Service:
         self._services = SessionServices(self.pool, self.state.metrics, self.share, self.closer)
         self.sessions: Sessions | None = None
         self.peers = Peers(
-            settings.max_sessions_per_peer, settings.peer_rate_limit, settings.fair_rate
+            settings.max_sessions_per_peer,
+            settings.peer_rate_limit,
+            settings.fair_rate,
+            settings.flood_factor,
         )
         #: What the WebSocket port answers over plain HTTP (metrics too when HEALTH_PORT is
         #: the same port: Railway may set PORT=8080).

@@ -346,8 +346,11 @@ class SessionCore:
 def _refused(budget: Budget, policy: SessionPolicy, now: float, answer: str | None) -> list[Action]:
     """A message (answered with ``answer``) or a ping was refused; past the flood cut-off, the
     session is closed instead."""
-    if budget.flooded(now):
+    passed = budget.flooded(now)
+    if passed is not None:
         reason = f"far more than {policy.rate:g} messages/s; slow down"
+        if passed == "address":
+            reason = "far more messages than one address may send; slow down"
         return [Drop("rate_limited"), Close(1008, reason, "flooding")]
     return (
         [Drop("rate_limited")]

@@ -50,18 +50,19 @@ class ServiceSettings(BaseModel):
     max_sessions: int = Field(64, ge=1, le=100_000, validation_alias="SIGNIFY_MAX_SESSIONS")
     """Further connections are refused at the handshake with HTTP 503."""
     max_sessions_per_peer: int = Field(
-        16, ge=0, le=100_000, validation_alias="SIGNIFY_MAX_SESSIONS_PER_PEER"
+        8, ge=0, le=100_000, validation_alias="SIGNIFY_MAX_SESSIONS_PER_PEER"
     )
     """Sessions one client address (an IPv6 /64) may hold; further ones are refused with HTTP
     429 ``too_many_connections``. Behind a NAT or a proxy all clients share one address: raise
     it there. 0 = no limit."""
     peer_rate_limit: float = Field(
-        240.0, ge=0, le=100_000, validation_alias="SIGNIFY_PEER_RATE_LIMIT"
+        120.0, ge=0, le=100_000, validation_alias="SIGNIFY_PEER_RATE_LIMIT"
     )
     """Messages a second of all the sessions of one address together (a second's worth of
-    burst); above it they are refused with ``rate_limited``, as above the session's own rate.
-    The address's sessions also share one ``SIGNIFY_FAIR_RATE`` of frames that start at once
-    on a busy server. 0 = no limit."""
+    burst); above it they are refused with ``rate_limited``, as above the session's own rate,
+    and refused faster than ``SIGNIFY_FLOOD_FACTOR`` times this a second they close the
+    session that sent them (1008). The address's sessions also share one ``SIGNIFY_FAIR_RATE``
+    of frames that start at once on a busy server. 0 = no limit."""
     max_messages_per_second: float = Field(
         30.0, gt=0, le=10_000, validation_alias="SIGNIFY_RATE_LIMIT"
     )

@@ -366,3 +366,26 @@ def test_behind_a_proxy_the_limits_are_kept_per_forwarded_address():
             return len(opened), refused
 
     assert run_returning(scenario) == (2, [429])
+
+
+def test_sessions_each_under_the_flood_cut_off_are_closed_when_their_address_is_over_it():
+    """Four sessions of one address, each refused ~150 times a second (under its own cut-off
+    of 10 × 30): together they pass the address's (10 × 20 = 200/s), and sessions are
+    closed with 1008 until the address is under it again."""
+
+    async def scenario() -> list[tuple[int | None, str | None]]:
+        async with running_service(
+            "pipelines/landmarks.yaml", EVERY_LANDMARK_FRAME, peer_rate_limit=20
+        ) as service:
+            sessions = [await client(service) for _ in range(4)]
+            counts: dict[str, int] = {}
+            readers = [asyncio.create_task(_drain(ws, counts)) for ws in sessions]
+            await asyncio.gather(*(_flood(ws, 4.0, 150) for ws in sessions))
+            for ws in sessions:
+                await ws.close()
+            await asyncio.gather(*readers)
+            return [(ws.close_code, ws.close_reason) for ws in sessions]
+
+    closes = run_returning(scenario)
+    reason = "far more messages than one address may send; slow down"
+    assert (1008, reason) in closes, closes
