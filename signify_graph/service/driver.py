@@ -24,6 +24,7 @@ import orjson
 from .._graph import Graph, GraphSession, ItemResult
 from .fairshare import FairShare
 from .observe import Metrics
+from .peers import Peer
 from .protocol import MessageParser, error_payload
 from .record import SessionRecorder
 from .session import (
@@ -92,6 +93,7 @@ class ClientSession:
         *,
         recorder: SessionRecorder | None = None,
         clock: Callable[[], float] = time.monotonic,
+        peer: Peer | None = None,
     ) -> None:
         self.id = session_id
         self._connection = connection
@@ -100,17 +102,15 @@ class ClientSession:
         self._recorder = recorder
         self._clock = clock
         self._origin = clock()
-        parser = MessageParser(graph.input_kind, graph.labels)
+        parser, inline = MessageParser(graph.input_kind, graph.labels), graph.inline_safe
         self.core = SessionCore(
-            parser, policy, now=self._origin, inline=graph.inline_safe, share=services.share
+            parser, policy, now=self._origin, inline=inline, share=services.share, peer=peer
         )
-        #: The stage sessions; ``None`` until :meth:`attach`.
-        self._graph: GraphSession | None = None
+        self._graph: GraphSession | None = None  # the stage sessions, from attach() on
         self._task: asyncio.Task[None] | None = None
         self._closes: list[asyncio.Task[None]] = []
-        self._stage_histograms = [
-            self._metrics.stage_seconds.labels(node) for node in graph.node_ids
-        ]
+        stage_seconds = self._metrics.stage_seconds
+        self._stage_histograms = [stage_seconds.labels(node) for node in graph.node_ids]
 
     # -- events in ------------------------------------------------------------------------
     def attach(self, graph_session: GraphSession) -> None:
@@ -124,6 +124,9 @@ class ClientSession:
         recorder = self._recorder
         index = -1 if recorder is None else recorder.inbound(now - self._origin, message)
         await self._act(self.core.receive(message, now, index))
+
+    def on_ping(self) -> None:  # websockets answered it; it counts in the rate limit
+        self._act_now(self.core.ping(self._clock()))
 
     def _resume(self) -> None:
         """A core is free for this session's waiting extra frame (called by the fair share)."""
@@ -260,21 +263,34 @@ class ClientSession:
         finally:
             self._act_now(self.core.frame_delivered(self._clock()))
 
+    def stop(self) -> None:
+        """The connection is gone: start no frame, not even one waiting for :meth:`attach`."""
+        self._act_now(self.core.close())
+
     async def close(self) -> None:
         """Stop taking frames, wait for the running one, then close the stage sessions."""
-        self._act_now(self.core.close())
+        self.stop()
         try:
             if self.core.stalled:
                 return  # the stage sessions are closed by the hung frame's done-callback
             while self._task is not None and not self._task.done():
                 await asyncio.gather(self._task, return_exceptions=True)
             if self._graph is not None:  # None: they never opened
-                loop = asyncio.get_running_loop()
-                closer = self._services.closer or self._services.pool
-                await loop.run_in_executor(closer, self._graph.close)
+                await close_stages(self._graph, self._services.closer or self._services.pool)
         finally:
             if self._recorder is not None:
                 self._recorder.close()
+
+
+async def close_stages(graph: GraphSession, closer: Executor) -> None:
+    """Close the stage sessions on a ``closer`` thread (a landmarker's close may take a while),
+    or right here once those threads are shut down (the drain timed out)."""
+    try:
+        closing = asyncio.get_running_loop().run_in_executor(closer, graph.close)
+    except RuntimeError:  # cannot schedule new futures after shutdown
+        graph.close()
+    else:
+        await closing
 
 
 async def send(

@@ -9,6 +9,7 @@ pipeline, load every model, run a warm-up frame, *then* listen. ``/health`` on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Sequence
@@ -29,9 +30,11 @@ from .._pipeline import plan_pipeline
 from .connections import Sessions
 from .driver import SessionServices
 from .fairshare import FairShare
-from .http import Router, answer, start_health_app, to_websockets
+from .guard import guarded
+from .http import HttpResponse, Router, answer, start_health_app, to_websockets
 from .memory import malloc_trim, trim_every
 from .observe import ServiceState, watch_loop_lag
+from .peers import Peers
 from .settings import ServiceSettings
 
 log = logging.getLogger("signify_graph.server")
@@ -78,6 +81,12 @@ class Service:
         self.graph: Graph | None = None
         self._services = SessionServices(self.pool, self.state.metrics, self.share, self.closer)
         self.sessions: Sessions | None = None
+        self.peers = Peers(
+            settings.max_sessions_per_peer,
+            settings.peer_rate_limit,
+            settings.fair_rate,
+            settings.flood_factor,
+        )
         #: What the WebSocket port answers over plain HTTP (metrics too when HEALTH_PORT is
         #: the same port: Railway may set PORT=8080).
         self.router = Router(
@@ -120,6 +129,7 @@ class Service:
             s,
             self._services,
             opening=self._opening,
+            peers=self.peers,
             overrides=self.overrides,
         )
         if s.keypoint_buffer_size is not None:
@@ -139,6 +149,11 @@ class Service:
                 ping_interval=s.ping_interval,
                 ping_timeout=s.ping_timeout,
                 close_timeout=s.close_timeout,
+                # Bounded both ways: incoming, 4 messages queued (newest frame wins anyway);
+                # outgoing, the write limit, enforced by GuardedConnection (see guard).
+                max_queue=4,
+                write_limit=s.write_limit,
+                create_connection=guarded(s.write_timeout),
                 server_header="signify-graph",
             )
         except OSError as exc:
@@ -152,15 +167,29 @@ class Service:
         log.info("Server listening on ws://%s:%d", s.host, self.ws_port)
         log.info("Health check endpoint available at http://%s:%d/health", s.host, self.ws_port)
 
+    @property
+    def connections(self) -> list[ServerConnection]:
+        """The open WebSocket connections."""
+        return [] if self._ws is None else list(self._ws.connections)
+
     async def drain(self) -> None:
-        """Stop accepting, report not-ready, close sessions with 1001, release everything."""
+        """Stop accepting, report not-ready, close sessions with 1001, release everything.
+
+        Connections still open after the drain timeout (a client that reads nothing cannot
+        even receive its 1001) are aborted, and their sessions get a moment to close their
+        stages before the threads those closes run on are shut down."""
         self.state.phase = "draining"
         if self._ws is not None:
             self._ws.close(close_connections=True)
             try:
                 await asyncio.wait_for(self._ws.wait_closed(), self.settings.drain_timeout)
             except TimeoutError:
-                log.warning("sessions still open after the drain timeout; exiting anyway")
+                left = list(self._ws.all_connections)
+                log.warning("%d connection(s) open after the drain timeout: aborted", len(left))
+                for connection in left:
+                    connection.transport.abort()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ws.wait_closed(), 5)
         for task in (self._lag_task, self._trim_task):
             if task is not None:
                 task.cancel()
@@ -185,6 +214,13 @@ class Service:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """Plain HTTP is routed; a handshake goes on unless the server refuses it
-        (:func:`.http.answer`: the Origin allowlist is checked there too, in our error shape)."""
+        (:func:`.http.answer`: the Origin allowlist is checked there too, in our error shape),
+        or the client's address already holds its share of sessions."""
         response = answer(self.router, self.state, self.settings, request)
+        sessions = self.sessions
+        if response is None and sessions and self.peers.full(sessions.peer_of(connection)):
+            self.state.metrics.connections_refused.labels("peer_limit").inc()
+            limit = self.settings.max_sessions_per_peer
+            message = f"at most {limit} sessions from one address"
+            response = HttpResponse.error(429, "too_many_connections", message)
         return None if response is None else to_websockets(response)

@@ -17,9 +17,11 @@ What it decides, and the service promises (README, "Promises the service keeps")
   frames, never while a frame runs (stage state is not thread-safe, and need not be);
 * **fair share** — frames beyond the session's fair rate start only while a core stays free
   for the others (:mod:`.fairshare`); otherwise the newest waits (``Defer``);
-* **rate limit and flood cut-off** — messages beyond the rate are refused with
-  ``rate_limited``; refused ones beyond ``flood_factor`` times the rate close the session
-  with 1008, after which its messages are read and not answered;
+* **rate limit and flood cut-off** — messages beyond the rate (the session's, or its address's
+  shared one, :mod:`.peers`) are refused with ``rate_limited``; refused ones beyond
+  ``flood_factor`` times the rate close the session with 1008, after which its messages are
+  read and not answered. Pings count too: websockets answers them, so one past the rate is
+  not refused but counts toward the cut-off;
 * **opening while reading** — messages are taken from the first one on, while the stage
   sessions are still being made; the newest frame starts once they are open;
 * **deadline** — a frame whose stages ran past the deadline fails with
@@ -34,32 +36,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._kinds import Control
+from .limits import Budget
+from .limits import RateLimiter as RateLimiter  # where it was
 from .protocol import ClientId, Frame, MessageParser, ProtocolError, error_payload
 
 if TYPE_CHECKING:
     from .fairshare import FairShare
+    from .peers import Peer
     from .settings import ServiceSettings
-
-
-class RateLimiter:
-    """Token bucket: ``rate`` messages per second with bursts of ``burst``, full at ``now``."""
-
-    def __init__(self, rate: float, burst: int, now: float = 0.0) -> None:
-        self.rate, self.burst = rate, float(burst)
-        self.tokens, self.stamp = float(burst), now
-
-    @classmethod
-    def per_second(cls, rate: float, now: float = 0.0) -> RateLimiter:
-        """``rate`` a second, with a second's worth of burst."""
-        return cls(rate, max(1, round(rate)), now)
-
-    def allow(self, now: float) -> bool:
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +156,7 @@ class SessionCore:
         now: float,
         inline: bool = False,
         share: FairShare | None = None,
+        peer: Peer | None = None,
     ) -> None:
         self.policy = policy
         self._parser = parser
@@ -180,15 +165,12 @@ class SessionCore:
         self._origin = now
         #: When the client last sent anything.
         self.last_message = now
-        self._rate = RateLimiter(policy.rate, policy.burst, now)
-        flood = policy.flood_factor * policy.rate
-        self._flood = RateLimiter.per_second(flood, now) if flood > 0 else None
         fair = policy.fair_rate if self._share is not None else 0
-        self._fair = RateLimiter.per_second(fair, now) if fair else None
+        self._budget = Budget(policy.rate, policy.burst, policy.flood_factor, fair, now, peer)
         self._pending: Work | None = None
         self._pending_control: Control | None = None
         self._running: Work | None = None
-        self._open = self._discard_running = self._deferred = self._flooding = False
+        self._open = self._discard_running = self._deferred = False
         self._closing = False
         #: A frame ran past its deadline: the session takes no more frames.
         self.stalled = False
@@ -201,15 +183,10 @@ class SessionCore:
     def receive(self, message: str | bytes, now: float, index: int = -1) -> list[Action]:
         """A message arrived (``index``: its number in the session's recording)."""
         self.last_message = now
-        if self._flooding:
+        if self._budget.flooding:
             return []  # being closed for flooding: read, not answered
-        if not self._rate.allow(now):
-            refused: list[Action] = [Drop("rate_limited")]
-            if self._flood is not None and not self._flood.allow(now):
-                self._flooding = True
-                reason = f"far more than {self.policy.rate:g} messages/s; slow down"
-                return [*refused, Close(1008, reason, "flooding")]
-            return [*refused, _error("rate_limited", "too many messages; slow down")]
+        if not self._budget.allow(now):
+            return _refused(self._budget, self.policy, now, "too many messages; slow down")
         try:
             parsed = self._parser.parse(message)
         except ProtocolError as exc:
@@ -222,6 +199,14 @@ class SessionCore:
         arrival_ms = int((now - self._origin) * 1000)
         work = Work(parsed.payload, now, arrival_ms, index, parsed.id)
         return [*actions, Accepted(), *self._submit(work, now)]
+
+    def ping(self, now: float) -> list[Action]:
+        """A ping arrived. websockets has answered it (a pong cannot be refused): it spends a
+        token, and one past the rate counts toward the flood cut-off. It is not a message
+        for the idle close."""
+        if self._budget.flooding or self._budget.allow(now):
+            return []
+        return _refused(self._budget, self.policy, now, None)
 
     def opened(self, now: float) -> list[Action]:
         """The stage sessions are open: apply a reset that came meanwhile, start the newest
@@ -329,21 +314,18 @@ class SessionCore:
         if self._pending is not None:
             actions.append(Drop("superseded"))
         self._pending = work
-        if self._deferred and self._within_fair_rate(now):
+        if self._deferred and self._budget.fair(now):
             actions += self._stop_waiting()
             self._pending = None
             actions.append(self._launch(work))
         return actions
-
-    def _within_fair_rate(self, now: float) -> bool:
-        return self._fair is None or self._fair.allow(now)
 
     def _start(self, work: Work, now: float) -> list[Action]:
         share = self._share
         if (
             share is not None
             and not self._inline
-            and not self._within_fair_rate(now)
+            and not self._budget.fair(now)
             and not share.has_room_for_extra
         ):
             self._pending = work
@@ -364,6 +346,22 @@ class SessionCore:
 
 def _ack(control: Control) -> Send:
     return Send({"ack": "reset", "target": control.target})
+
+
+def _refused(budget: Budget, policy: SessionPolicy, now: float, answer: str | None) -> list[Action]:
+    """A message (answered with ``answer``) or a ping was refused; past the flood cut-off, the
+    session is closed instead."""
+    passed = budget.flooded(now)
+    if passed is not None:
+        reason = f"far more than {policy.rate:g} messages/s; slow down"
+        if passed == "address":
+            reason = "far more messages than one address may send; slow down"
+        return [Drop("rate_limited"), Close(1008, reason, "flooding")]
+    return (
+        [Drop("rate_limited")]
+        if answer is None
+        else [Drop("rate_limited"), _error("rate_limited", answer)]
+    )
 
 
 def _error(code: str, message: str, client_id: ClientId = None) -> Send:

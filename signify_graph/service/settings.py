@@ -49,6 +49,20 @@ class ServiceSettings(BaseModel):
     """Larger messages close the connection with 1009 (message too big)."""
     max_sessions: int = Field(64, ge=1, le=100_000, validation_alias="SIGNIFY_MAX_SESSIONS")
     """Further connections are refused at the handshake with HTTP 503."""
+    max_sessions_per_peer: int = Field(
+        8, ge=0, le=100_000, validation_alias="SIGNIFY_MAX_SESSIONS_PER_PEER"
+    )
+    """Sessions one client address (an IPv6 /64) may hold; further ones are refused with HTTP
+    429 ``too_many_connections``. Behind a NAT or a proxy all clients share one address: raise
+    it there. 0 = no limit."""
+    peer_rate_limit: float = Field(
+        120.0, ge=0, le=100_000, validation_alias="SIGNIFY_PEER_RATE_LIMIT"
+    )
+    """Messages a second of all the sessions of one address together (a second's worth of
+    burst); above it they are refused with ``rate_limited``, as above the session's own rate,
+    and refused faster than ``SIGNIFY_FLOOD_FACTOR`` times this a second they close the
+    session that sent them (1008). The address's sessions also share one ``SIGNIFY_FAIR_RATE``
+    of frames that start at once on a busy server. 0 = no limit."""
     max_messages_per_second: float = Field(
         30.0, gt=0, le=10_000, validation_alias="SIGNIFY_RATE_LIMIT"
     )
@@ -70,6 +84,17 @@ class ServiceSettings(BaseModel):
     """A connection whose pong is this late is closed (half-open clients are cleaned up)."""
     close_timeout: float = Field(2.0, gt=0, le=600, validation_alias="SIGNIFY_CLOSE_TIMEOUT")
     """How long a closing handshake may take before the TCP connection is dropped."""
+    forwarded_for: bool = Field(False, validation_alias="SIGNIFY_TRUST_FORWARDED_FOR")
+    """Key the per-address limits on the last address of ``X-Forwarded-For``: set it behind
+    a proxy that sets that header (Railway's does), where every connection comes from the
+    proxy. Never without one: a client could then claim any address."""
+    write_limit: int = Field(65_536, ge=1024, le=64_000_000, validation_alias="SIGNIFY_WRITE_LIMIT")
+    """Bytes waiting to be sent to one client (past the kernel's socket buffer) above which the
+    server stops reading that client and its sends wait: a client that does not read its
+    replies or pongs cannot make the server buffer more for it."""
+    write_timeout: float = Field(10.0, gt=0, le=600, validation_alias="SIGNIFY_WRITE_TIMEOUT")
+    """A client that leaves more than ``SIGNIFY_WRITE_LIMIT`` unread for this many seconds is
+    disconnected (the TCP connection is aborted; no close frame can reach it)."""
     origins: str = Field("", validation_alias="SIGNIFY_ALLOWED_ORIGINS")
     """Comma-separated ``Origin`` allowlist; empty allows any origin. When set, a handshake
     without ``Origin`` is refused too (403): browsers always send it."""
