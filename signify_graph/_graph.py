@@ -101,6 +101,11 @@ class Graph:
         """The labels of the first stage that declares them (the classifier's), if any."""
         return next((s.labels for s in self.stages.values() if s.labels is not None), None)
 
+    @property
+    def spells(self) -> bool:
+        """A node keeps the session's spelled text (outputs :attr:`Kind.SPELLING`)."""
+        return bool(self.find(Kind.SPELLING))
+
     def find(self, kind: Kind) -> list[str]:
         """Node ids whose output is ``kind``, in execution order."""
         return [n.id for n in self.plan.nodes if n.stage.output is kind]

@@ -29,6 +29,7 @@ from .record import SessionRecorder
 from .session import (
     Accepted,
     Action,
+    ApplyEdit,
     ApplyReset,
     Close,
     Defer,
@@ -100,7 +101,7 @@ class ClientSession:
         self._recorder = recorder
         self._clock = clock
         self._origin = clock()
-        parser = MessageParser(graph.input_kind, graph.labels)
+        parser = MessageParser(graph.input_kind, graph.labels, spells=graph.spells)
         self.core = SessionCore(
             parser, policy, now=self._origin, inline=graph.inline_safe, share=services.share
         )
@@ -108,6 +109,8 @@ class ClientSession:
         self._graph: GraphSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._closes: list[asyncio.Task[None]] = []
+        #: Acknowledgements of edits applied between frames, sent by their own tasks.
+        self._acks: set[asyncio.Task[None]] = set()
         self._stage_histograms = [
             self._metrics.stage_seconds.labels(node) for node in graph.node_ids
         ]
@@ -148,6 +151,8 @@ class ClientSession:
     # -- actions out ----------------------------------------------------------------------
     async def _act(self, actions: Sequence[Action]) -> None:
         for action in actions:
+            if isinstance(action, ApplyEdit):
+                action = self._apply_edit(action)
             if isinstance(action, Send):
                 await send(self._connection, action, self._metrics, self.id, self._clock)
             else:
@@ -157,7 +162,27 @@ class ClientSession:
         """Actions from events that never answer the client (opened, core free, delivered)."""
         for action in actions:
             assert not isinstance(action, Send), action
-            self._do(action)
+            if isinstance(action, ApplyEdit):  # its acknowledgement goes before the next reply
+                ack = self._apply_edit(action)
+                task = asyncio.ensure_future(
+                    send(self._connection, ack, self._metrics, self.id, self._clock)
+                )
+                self._acks.add(task)
+                task.add_done_callback(self._acks.discard)
+            else:
+                self._do(action)
+
+    def _apply_edit(self, action: ApplyEdit) -> Send:
+        """Edit the text between frames; the acknowledgement carries the text after it."""
+        assert self._graph is not None
+        edit = action.edit
+        text = self._graph.edit(edit.edit)
+        if self._recorder is not None:
+            self._recorder.edit(edit.edit.action)
+        ack: dict[str, Any] = {"ack": "text", "action": edit.edit.action, "text": text}
+        if edit.id is not None:
+            ack["id"] = edit.id
+        return Send(ack)
 
     def _do(self, action: Action) -> None:
         metrics = self._metrics

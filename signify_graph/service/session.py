@@ -25,7 +25,10 @@ What it decides, and the service promises (README, "Promises the service keeps")
 * **deadline** — a frame whose stages ran past the deadline fails with
   ``deadline_exceeded`` and closes the session with 1011 (the driver times the stages, not
   the wait for a worker);
-* **idle close** — no message for ``idle_timeout`` seconds closes with 1000.
+* **idle close** — no message for ``idle_timeout`` seconds closes with 1000;
+* **text edits between frames** — a ``text`` message (clear, delete, space) is applied at
+  once, or after the running frame (whose reply stays valid: an edit is not a reset), in the
+  order edits arrived; the driver acknowledges each with the text after it.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._kinds import Control
-from .protocol import ClientId, Frame, MessageParser, ProtocolError, error_payload
+from .protocol import ClientId, Edit, Frame, MessageParser, ProtocolError, error_payload
 
 if TYPE_CHECKING:
     from .fairshare import FairShare
@@ -145,6 +148,14 @@ class ApplyReset:
 
 
 @dataclass(frozen=True, slots=True)
+class ApplyEdit:
+    """Apply a text edit to the stage sessions (and record it), then acknowledge it with the
+    text after it, echoing ``client_id``."""
+
+    edit: Edit
+
+
+@dataclass(frozen=True, slots=True)
 class Accepted:
     """A frame was received and taken for scheduling (counted, whatever becomes of it)."""
 
@@ -158,7 +169,7 @@ class Close:
     cause: str
 
 
-Action = Send | Start | Drop | Defer | Undefer | ApplyReset | Accepted | Close
+Action = Send | Start | Drop | Defer | Undefer | ApplyReset | ApplyEdit | Accepted | Close
 
 
 class SessionCore:
@@ -187,6 +198,9 @@ class SessionCore:
         self._fair = RateLimiter.per_second(fair, now) if fair else None
         self._pending: Work | None = None
         self._pending_control: Control | None = None
+        #: Edits that came while a frame ran or the sessions opened (bounded by the rate
+        #: limit times the frame deadline).
+        self._pending_edits: list[ApplyEdit] = []
         self._running: Work | None = None
         self._open = self._discard_running = self._deferred = self._flooding = False
         self._closing = False
@@ -214,6 +228,8 @@ class SessionCore:
             parsed = self._parser.parse(message)
         except ProtocolError as exc:
             return [_error(exc.code, exc.message, exc.client_id)]
+        if isinstance(parsed, Edit):
+            return self._edit(parsed)
         if not isinstance(parsed, Frame):
             return [*self._control(parsed.control), _ack(parsed.control)]
         # A legacy frame that changes the target is a reset too: acknowledged like any.
@@ -229,10 +245,7 @@ class SessionCore:
         self._open = True
         if self._closing:
             return []
-        actions: list[Action] = []
-        if self._pending_control is not None:
-            actions.append(ApplyReset(self._pending_control))
-            self._pending_control = None
+        actions: list[Action] = self._apply_pending()
         if self._pending is not None:
             waiting, self._pending = self._pending, None
             actions += self._start(waiting, now)
@@ -268,10 +281,7 @@ class SessionCore:
         """What :meth:`frame_finished` asked for was sent: the session is free again."""
         self._discard_running = False
         self._running = None
-        actions: list[Action] = []
-        if self._pending_control is not None:
-            actions.append(ApplyReset(self._pending_control))
-            self._pending_control = None
+        actions: list[Action] = self._apply_pending()
         if self._pending is not None and not self._closing:
             waiting, self._pending = self._pending, None
             actions += self._start(waiting, now)
@@ -306,6 +316,23 @@ class SessionCore:
         return self._stop_waiting()
 
     # -- scheduling -----------------------------------------------------------------------
+    def _apply_pending(self) -> list[Action]:
+        """The reset and the edits that waited, the reset first: an edit that came before it
+        met an empty text either way, so only the order of the edits matters."""
+        actions: list[Action] = []
+        if self._pending_control is not None:
+            actions.append(ApplyReset(self._pending_control))
+            self._pending_control = None
+        actions += self._pending_edits
+        self._pending_edits = []
+        return actions
+
+    def _edit(self, edit: Edit) -> list[Action]:
+        if self._running is None and self._open:
+            return [ApplyEdit(edit)]
+        self._pending_edits.append(ApplyEdit(edit))
+        return []
+
     def _control(self, control: Control) -> list[Action]:
         actions = self._stop_waiting()
         if self._pending is not None:
