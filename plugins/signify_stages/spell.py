@@ -29,9 +29,9 @@ straight back).
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
-import numpy as np
 from pydantic import Field
 
 from signify_graph import (
@@ -120,8 +120,8 @@ class SpellSession(StageSession):
             return self._absent(now)
         self._absent_since = None
         values = probs.values
-        best = int(np.argmax(values))
-        held = probs.labels[best] if values[best] >= self._p.min_confidence else None
+        best = int(values.argmax())
+        held = probs.labels[best] if float(values[best]) >= self._p.min_confidence else None
         if held != self._last:
             if self._released_since is None:
                 self._released_since = now
@@ -165,7 +165,7 @@ class SpellSession(StageSession):
         if ratio <= 0 or position is None or anchor is None:
             return False
         x, y, size = position
-        return bool(np.hypot(x - anchor[0], y - anchor[1]) > ratio * max(size, anchor[2]))
+        return math.hypot(x - anchor[0], y - anchor[1]) > ratio * max(size, anchor[2])
 
     def _append(self, characters: str) -> str:
         self.text = (self.text + characters)[-self._p.max_chars :]
@@ -191,11 +191,10 @@ def _position(hand: Hand | None) -> tuple[float, float, float] | None:
     the aspect, so a sideways move counts as much as an upward one)."""
     if hand is None:
         return None
-    points = hand.landmarks
-    wrist, knuckle = points[_WRIST], points[_MIDDLE_MCP]
-    x, y = float(wrist[0]) * hand.aspect, float(wrist[1])
-    size = float(np.hypot((knuckle[0] - wrist[0]) * hand.aspect, knuckle[1] - wrist[1]))
-    return x, y, size
+    # Two points as Python floats: numpy scalar arithmetic would cost more than the rest.
+    (wx, wy), (kx, ky) = hand.landmarks[[_WRIST, _MIDDLE_MCP], :2].tolist()
+    aspect = hand.aspect
+    return wx * aspect, wy, math.hypot((kx - wx) * aspect, ky - wy)
 
 
 @hookimpl
