@@ -109,8 +109,7 @@ class ClientSession:
         self._graph: GraphSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._closes: list[asyncio.Task[None]] = []
-        #: Acknowledgements of edits applied between frames, sent by their own tasks.
-        self._acks: set[asyncio.Task[None]] = set()
+        self._acks: set[asyncio.Task[None]] = set()  # of text edits, each sent by a task
         self._stage_histograms = [
             self._metrics.stage_seconds.labels(node) for node in graph.node_ids
         ]
@@ -151,8 +150,6 @@ class ClientSession:
     # -- actions out ----------------------------------------------------------------------
     async def _act(self, actions: Sequence[Action]) -> None:
         for action in actions:
-            if isinstance(action, ApplyEdit):
-                action = self._apply_edit(action)
             if isinstance(action, Send):
                 await send(self._connection, action, self._metrics, self.id, self._clock)
             else:
@@ -162,27 +159,7 @@ class ClientSession:
         """Actions from events that never answer the client (opened, core free, delivered)."""
         for action in actions:
             assert not isinstance(action, Send), action
-            if isinstance(action, ApplyEdit):  # its acknowledgement goes before the next reply
-                ack = self._apply_edit(action)
-                task = asyncio.ensure_future(
-                    send(self._connection, ack, self._metrics, self.id, self._clock)
-                )
-                self._acks.add(task)
-                task.add_done_callback(self._acks.discard)
-            else:
-                self._do(action)
-
-    def _apply_edit(self, action: ApplyEdit) -> Send:
-        """Edit the text between frames; the acknowledgement carries the text after it."""
-        assert self._graph is not None
-        edit = action.edit
-        text = self._graph.edit(edit.edit)
-        if self._recorder is not None:
-            self._recorder.edit(edit.edit.action)
-        ack: dict[str, Any] = {"ack": "text", "action": edit.edit.action, "text": text}
-        if edit.id is not None:
-            ack["id"] = edit.id
-        return Send(ack)
+            self._do(action)
 
     def _do(self, action: Action) -> None:
         metrics = self._metrics
@@ -197,6 +174,9 @@ class ClientSession:
             self._graph.reset(action.control)
             if self._recorder is not None:
                 self._recorder.reset(action.control.target)
+        elif isinstance(action, ApplyEdit):  # acknowledged with the text after it, in order
+            ack = apply_edit(self._graph, self._recorder, action)
+            _later(self._acks, send(self._connection, ack, metrics, self.id, self._clock))
         elif isinstance(action, Defer):
             assert self._services.share is not None
             metrics.frames_deferred.inc()
@@ -300,6 +280,30 @@ class ClientSession:
         finally:
             if self._recorder is not None:
                 self._recorder.close()
+
+
+def apply_edit(
+    graph: GraphSession | None, recorder: SessionRecorder | None, action: ApplyEdit
+) -> Send:
+    """Edit the text between frames (and record it); the acknowledgement to send, with the
+    text after the edit so a client sees it even with no hand in view."""
+    assert graph is not None
+    edit = action.edit
+    text = graph.edit(edit.edit)
+    if recorder is not None:
+        recorder.edit(edit.edit.action)
+    ack: dict[str, Any] = {"ack": "text", "action": edit.edit.action, "text": text}
+    if edit.id is not None:
+        ack["id"] = edit.id
+    return Send(ack)
+
+
+def _later(tasks: set[asyncio.Task[None]], job: Coroutine[Any, Any, None]) -> None:
+    """Run ``job`` as a task, held in ``tasks`` until done. Tasks start in the order they are
+    made, so an acknowledgement made before a frame's reply is sent before it."""
+    task = asyncio.ensure_future(job)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 async def send(

@@ -198,9 +198,7 @@ class SessionCore:
         self._fair = RateLimiter.per_second(fair, now) if fair else None
         self._pending: Work | None = None
         self._pending_control: Control | None = None
-        #: Edits that came while a frame ran or the sessions opened (bounded by the rate
-        #: limit times the frame deadline).
-        self._pending_edits: list[ApplyEdit] = []
+        self._pending_edits: list[ApplyEdit] = []  # ≤ rate limit × deadline
         self._running: Work | None = None
         self._open = self._discard_running = self._deferred = self._flooding = False
         self._closing = False
@@ -228,8 +226,11 @@ class SessionCore:
             parsed = self._parser.parse(message)
         except ProtocolError as exc:
             return [_error(exc.code, exc.message, exc.client_id)]
-        if isinstance(parsed, Edit):
-            return self._edit(parsed)
+        if isinstance(parsed, Edit):  # at once, or once the stages are free
+            if self._running is None and self._open:
+                return [ApplyEdit(parsed)]
+            self._pending_edits.append(ApplyEdit(parsed))
+            return []
         if not isinstance(parsed, Frame):
             return [*self._control(parsed.control), _ack(parsed.control)]
         # A legacy frame that changes the target is a reset too: acknowledged like any.
@@ -240,16 +241,10 @@ class SessionCore:
         return [*actions, Accepted(), *self._submit(work, now)]
 
     def opened(self, now: float) -> list[Action]:
-        """The stage sessions are open: apply a reset that came meanwhile, start the newest
-        frame. After :meth:`close` began, nothing."""
+        """The stage sessions are open: apply the reset and edits that came meanwhile, start
+        the newest frame. After :meth:`close` began, nothing."""
         self._open = True
-        if self._closing:
-            return []
-        actions: list[Action] = self._apply_pending()
-        if self._pending is not None:
-            waiting, self._pending = self._pending, None
-            actions += self._start(waiting, now)
-        return actions
+        return [] if self._closing else self._resume(now)
 
     def core_free(self, now: float) -> list[Action]:
         """A core is free for this session's waiting extra frame."""
@@ -281,11 +276,7 @@ class SessionCore:
         """What :meth:`frame_finished` asked for was sent: the session is free again."""
         self._discard_running = False
         self._running = None
-        actions: list[Action] = self._apply_pending()
-        if self._pending is not None and not self._closing:
-            waiting, self._pending = self._pending, None
-            actions += self._start(waiting, now)
-        return actions
+        return self._resume(now)
 
     def deadline_passed(self, now: float) -> list[Action]:
         """The running frame's stages ran past the deadline: tell the client, close."""
@@ -316,22 +307,15 @@ class SessionCore:
         return self._stop_waiting()
 
     # -- scheduling -----------------------------------------------------------------------
-    def _apply_pending(self) -> list[Action]:
-        """The reset and the edits that waited, the reset first: an edit that came before it
-        met an empty text either way, so only the order of the edits matters."""
-        actions: list[Action] = []
-        if self._pending_control is not None:
-            actions.append(ApplyReset(self._pending_control))
-            self._pending_control = None
-        actions += self._pending_edits
-        self._pending_edits = []
+    def _resume(self, now: float) -> list[Action]:
+        """The stages are free: what waited for them (the reset, the edits), then the newest
+        frame unless the session is closing."""
+        actions = _waiting(self._pending_control, self._pending_edits)
+        self._pending_control, self._pending_edits = None, []
+        if self._pending is not None and not self._closing:
+            waiting, self._pending = self._pending, None
+            actions += self._start(waiting, now)
         return actions
-
-    def _edit(self, edit: Edit) -> list[Action]:
-        if self._running is None and self._open:
-            return [ApplyEdit(edit)]
-        self._pending_edits.append(ApplyEdit(edit))
-        return []
 
     def _control(self, control: Control) -> list[Action]:
         actions = self._stop_waiting()
@@ -387,6 +371,12 @@ class SessionCore:
             return []
         self._deferred = False
         return [Undefer()]
+
+
+def _waiting(control: Control | None, edits: list[ApplyEdit]) -> list[Action]:
+    """The reset and the edits that waited for the stages, the reset first: an edit that came
+    before the reset met an empty text either way, so only the edits' own order matters."""
+    return [*([] if control is None else [ApplyReset(control)]), *edits]
 
 
 def _ack(control: Control) -> Send:
