@@ -17,7 +17,18 @@ from ._errors import (
 )
 from ._graph import Graph, GraphSession, ItemResult, build_graph
 from ._host import ENTRY_POINT_GROUP, PluginHost, StageInfo, StageRegistry, create_host
-from ._kinds import Control, Features, FrameContext, Hand, Image, Kind, Probabilities, Reply
+from ._kinds import (
+    Control,
+    Features,
+    FrameContext,
+    Hand,
+    Image,
+    Kind,
+    Probabilities,
+    Reply,
+    Spelling,
+    TextEdit,
+)
 from ._pipeline import Override, PipelinePlan, plan_pipeline
 from ._stage import LoadContext, ModelDir, ModelFile, Params, Port, Stage, StageSession
 from .hookspecs import hookimpl
@@ -48,6 +59,7 @@ __all__ = [
     "Problem",
     "Reply",
     "SignifyError",
+    "Spelling",
     "Stage",
     "StageConfigError",
     "StageError",
@@ -55,6 +67,7 @@ __all__ = [
     "StageRegistry",
     "StageSession",
     "StartupError",
+    "TextEdit",
     "build_graph",
     "create_host",
     "hookimpl",

@@ -32,7 +32,7 @@ from ._errors import (
     StageError,
 )
 from ._host import PluginHost, signature_problems
-from ._kinds import Control, FrameContext, Kind
+from ._kinds import Control, FrameContext, Kind, TextEdit
 from ._load import load_stage
 from ._pipeline import GRAPH_INPUT, PipelinePlan
 from ._stage import Stage, StageSession, _StatelessSession
@@ -100,6 +100,11 @@ class Graph:
     def labels(self) -> tuple[str, ...] | None:
         """The labels of the first stage that declares them (the classifier's), if any."""
         return next((s.labels for s in self.stages.values() if s.labels is not None), None)
+
+    @property
+    def spells(self) -> bool:
+        """A node keeps the session's spelled text (outputs :attr:`Kind.SPELLING`)."""
+        return bool(self.find(Kind.SPELLING))
 
     def find(self, kind: Kind) -> list[str]:
         """Node ids whose output is ``kind``, in execution order."""
@@ -216,6 +221,16 @@ class GraphSession:
         """Deliver a control message to every stage of this session, at once."""
         for session in self._sessions:
             session.reset(control)
+
+    def edit(self, edit: TextEdit) -> str | None:
+        """Deliver a text edit to every stage; the text after it, from the last stage that
+        keeps one (``None`` if none does)."""
+        text = None
+        for session in self._sessions:
+            result = session.edit(edit)
+            if result is not None:
+                text = result
+        return text
 
     def close(self) -> None:
         if self._closed:

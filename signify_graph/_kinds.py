@@ -36,6 +36,8 @@ class Kind(enum.StrEnum):
     FEATURES = "features"
     #: A probability vector over labels (:class:`Probabilities`) or ``None``.
     PROBABILITIES = "probabilities"
+    #: The text a session has spelled so far and the letter building (:class:`Spelling`).
+    SPELLING = "spelling"
     #: The JSON-ready answer for the client (:class:`Reply`), or ``None`` when throttled.
     REPLY = "reply"
 
@@ -95,6 +97,18 @@ class Probabilities:
         return self.labels[index], float(self.values[index])
 
 
+@dataclass(frozen=True, slots=True)
+class Spelling:
+    """What a session has spelled: ``text`` so far, the letters ``committed`` by this frame
+    (``""`` if none), and the letter ``pending`` (building towards a commit) with its
+    ``progress`` from 0 to 1, or ``None``."""
+
+    text: str
+    committed: str = ""
+    pending: str | None = None
+    progress: float = 0.0
+
+
 #: A reply is a JSON-ready mapping.
 Reply = dict[str, Any]
 
@@ -108,6 +122,18 @@ class Control:
     """
 
     target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextEdit:
+    """A client's edit of its session's spelled text: ``clear`` it, ``delete`` the last
+    character, or add a ``space``.
+
+    Stages receive it through :meth:`StageSession.edit`. Unlike a :class:`Control` it is not
+    a reset: windows, trackers and the target are left as they are.
+    """
+
+    action: str
 
 
 @dataclass(slots=True)

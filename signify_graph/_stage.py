@@ -23,7 +23,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 
 from ._builtin import model_path, shipped_models
-from ._kinds import Control, FrameContext, Kind
+from ._kinds import Control, FrameContext, Kind, TextEdit
 
 
 class Params(BaseModel):
@@ -102,6 +102,14 @@ class StageSession:
 
     def reset(self, control: Control) -> None:
         """Start over (a new target letter, a client's reset). Default: nothing to forget."""
+
+    def edit(self, edit: TextEdit) -> str | None:
+        """Apply a client's edit of the spelled text; return the text after it.
+
+        Only a stage that keeps the session's text (``spell``) overrides this; the others
+        return ``None``, so the service can tell a pipeline that spells from one that
+        does not. Called between frames, never while one runs."""
+        return None
 
     def close(self) -> None:
         """Release per-session resources (a tracker). Called once, when the session ends."""

@@ -10,13 +10,19 @@ explicit ones so nobody has to guess:
   the top letter (the old service's two meanings; ``target`` says which applies);
 * ``status`` — ``ok``, ``warming_up`` (fewer than ``min_frames`` frames behind the answer) or
   ``no_hand``; ``letter``/``confidence`` — the top letter and its probability;
-  ``top`` — the ``top_k`` best letters; ``seq`` — the frame's number in the session.
+  ``top`` — the ``top_k`` best letters; ``seq`` — the frame's number in the session;
+* with a ``spell`` node on the ``spelling`` port: ``text`` (spelled so far), ``committed``
+  (the characters this frame committed, ``""`` if none) and ``pending`` (``{"letter",
+  "progress"}`` of the letter building, or ``null``). Without one, none of the three appear,
+  so a client of a pipeline that does not spell sees exactly the fields it always saw.
 
 Throttling follows the old service (``THROTTLE_MIN_INTERVAL_MS``,
 ``THROTTLE_PROBABILITY_THRESHOLD``): a reply needs ``min_interval_ms`` since the last one
 *and* a change (letter, status, or probability by more than ``min_prob_delta``). Unlike the
 old service, a reply is also sent every ``heartbeat_ms`` without change, so a client can
-tell "stable" from "stalled". A throttled frame outputs ``None``: nothing is sent.
+tell "stable" from "stalled". A frame that commits a character is always sent, throttle or
+not: ``committed`` is an event a client must not miss. A throttled frame outputs ``None``:
+nothing is sent.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from signify_graph import (
     Port,
     Probabilities,
     Reply,
+    Spelling,
     Stage,
     StageRegistry,
     StageSession,
@@ -69,6 +76,7 @@ class EmitStage(Stage):
     inputs: ClassVar = {
         "probabilities": Port(Kind.PROBABILITIES),
         "hand": Port(Kind.HAND, optional=True),
+        "spelling": Port(Kind.SPELLING, optional=True),
     }
     output = Kind.REPLY
     inline_safe = True
@@ -86,13 +94,24 @@ class _EmitSession(StageSession):
         self._last_prob = 0.0
 
     def process(
-        self, frame: FrameContext, probs: Probabilities | None, hand: Hand | None = None
+        self,
+        frame: FrameContext,
+        probs: Probabilities | None,
+        hand: Hand | None = None,
+        spelling: Spelling | None = None,
     ) -> Reply | None:
         reply = self._build(frame, probs, hand)
+        if spelling is not None:
+            pending = spelling.pending
+            reply["text"] = spelling.text
+            reply["committed"] = spelling.committed
+            reply["pending"] = (
+                None if pending is None else {"letter": pending, "progress": spelling.progress}
+            )
         key = (reply["letter"], reply["status"])
         prob = float(reply["target_arg_prob"])
         now, p = frame.timestamp_ms, self._p
-        if self._last_time is not None:
+        if self._last_time is not None and not (spelling is not None and spelling.committed):
             elapsed = now - self._last_time
             changed = key != self._last_key or abs(prob - self._last_prob) > p.min_prob_delta
             heartbeat = p.heartbeat_ms > 0 and elapsed >= p.heartbeat_ms

@@ -30,6 +30,7 @@ from .record import SessionRecorder
 from .session import (
     Accepted,
     Action,
+    ApplyEdit,
     ApplyReset,
     Close,
     Defer,
@@ -102,13 +103,15 @@ class ClientSession:
         self._recorder = recorder
         self._clock = clock
         self._origin = clock()
-        parser, inline = MessageParser(graph.input_kind, graph.labels), graph.inline_safe
+        parser = MessageParser(graph.input_kind, graph.labels, spells=graph.spells)
+        inline = graph.inline_safe
         self.core = SessionCore(
             parser, policy, now=self._origin, inline=inline, share=services.share, peer=peer
         )
         self._graph: GraphSession | None = None  # the stage sessions, from attach() on
         self._task: asyncio.Task[None] | None = None
         self._closes: list[asyncio.Task[None]] = []
+        self._acks: set[asyncio.Task[None]] = set()  # of text edits, each sent by a task
         stage_seconds = self._metrics.stage_seconds
         self._stage_histograms = [stage_seconds.labels(node) for node in graph.node_ids]
 
@@ -175,6 +178,9 @@ class ClientSession:
             self._graph.reset(action.control)
             if self._recorder is not None:
                 self._recorder.reset(action.control.target)
+        elif isinstance(action, ApplyEdit):  # acknowledged with the text after it, in order
+            ack = apply_edit(self._graph, self._recorder, action)
+            _later(self._acks, send(self._connection, ack, metrics, self.id, self._clock))
         elif isinstance(action, Defer):
             assert self._services.share is not None
             metrics.frames_deferred.inc()
@@ -291,6 +297,30 @@ async def close_stages(graph: GraphSession, closer: Executor) -> None:
         graph.close()
     else:
         await closing
+
+
+def apply_edit(
+    graph: GraphSession | None, recorder: SessionRecorder | None, action: ApplyEdit
+) -> Send:
+    """Edit the text between frames (and record it); the acknowledgement to send, with the
+    text after the edit so a client sees it even with no hand in view."""
+    assert graph is not None
+    edit = action.edit
+    text = graph.edit(edit.edit)
+    if recorder is not None:
+        recorder.edit(edit.edit.action)
+    ack: dict[str, Any] = {"ack": "text", "action": edit.edit.action, "text": text}
+    if edit.id is not None:
+        ack["id"] = edit.id
+    return Send(ack)
+
+
+def _later(tasks: set[asyncio.Task[None]], job: Coroutine[Any, Any, None]) -> None:
+    """Run ``job`` as a task, held in ``tasks`` until done. Tasks start in the order they are
+    made, so an acknowledgement made before a frame's reply is sent before it."""
+    task = asyncio.ensure_future(job)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
 
 
 async def send(

@@ -2,7 +2,7 @@
 or a typed protocol error. Nothing here touches asyncio or sockets, so it is fuzzed
 directly (``tests/service/test_protocol.py``) and documented in ``docs/PROTOCOL.md``.
 
-Accepted messages (protocol version 1):
+Accepted messages (protocol version 1.1):
 
 * **binary** — the raw bytes of one JPEG/PNG/WebP frame (cheapest: no base64, no JSON);
 * **old-style text** — what the old service's clients send (``docs/MIGRATING.md``):
@@ -10,7 +10,9 @@ Accepted messages (protocol version 1):
   ``new_word_letter`` (or a null blob) resets the session;
 * ``{"type": "frame", "image": <base64>}``;
 * ``{"type": "landmarks", "landmarks": [[x, y, z] × 21], "aspect"?: w/h, "handedness"?: …}``;
-* ``{"type": "reset", "target": <letter | null>}``.
+* ``{"type": "reset", "target": <letter | null>}``;
+* ``{"type": "text", "action": "clear" | "delete" | "space"}`` — edit the spelled text
+  (1.1; only for a pipeline with a ``spell`` node).
 
 Any JSON message may carry an ``id`` (a string of at most 64 characters, or an integer); the
 reply or error for that frame echoes it, so clients and load generators can match them.
@@ -25,10 +27,11 @@ from typing import Any
 import orjson
 
 from .._errors import ClientId, ProtocolError
-from .._kinds import Control, Kind
+from .._kinds import Control, Kind, TextEdit
 
 __all__ = [
     "ClientId",
+    "Edit",
     "Frame",
     "Message",
     "MessageParser",
@@ -56,7 +59,18 @@ class Reset:
     control: Control
 
 
-Message = Frame | Reset
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """Edit the session's spelled text; acknowledged with the text after it."""
+
+    edit: TextEdit
+    id: ClientId = None
+
+
+#: What a ``text`` message may ask of the spelled text.
+TEXT_ACTIONS = ("clear", "delete", "space")
+
+Message = Frame | Reset | Edit
 
 
 def _number(text: str) -> int | float:
@@ -135,9 +149,13 @@ def _client_id(data: dict[str, Any]) -> ClientId:
 class MessageParser:
     """Parses messages for one session; remembers the target to spot legacy target changes."""
 
-    def __init__(self, input_kind: Kind, labels: tuple[str, ...] | None) -> None:
+    def __init__(
+        self, input_kind: Kind, labels: tuple[str, ...] | None, *, spells: bool = False
+    ) -> None:
         self.input_kind = input_kind
         self.labels = labels
+        #: The pipeline has a ``spell`` node, so ``text`` messages have a text to edit.
+        self.spells = spells
         self.target: str | None = None
 
     def _target(self, value: Any) -> str | None:
@@ -192,11 +210,24 @@ class MessageParser:
             return Frame({k: v for k, v in data.items() if k not in ("type", "id")}, id=client_id)
         if kind == "reset":
             return Reset(self._control(self._target(data.get("target"))))
+        if kind == "text":
+            return self._edit(data, client_id)
         if kind is None:
             raise ProtocolError("bad_message", "the message has no 'type'")
         raise ProtocolError(
-            "unknown_message", f"unknown message type {kind!r}; expected frame, landmarks or reset"
+            "unknown_message",
+            f"unknown message type {kind!r}; expected frame, landmarks, reset or text",
         )
+
+    def _edit(self, data: dict[str, Any], client_id: ClientId) -> Edit:
+        action = data.get("action")
+        if action not in TEXT_ACTIONS:
+            raise ProtocolError(
+                "bad_message", f"'action' must be one of {', '.join(TEXT_ACTIONS)}; got {action!r}"
+            )
+        if not self.spells:
+            raise ProtocolError("wrong_input", "this pipeline does not spell (no spell node)")
+        return Edit(TextEdit(action), client_id)
 
     def _legacy(self, data: dict[str, Any], client_id: ClientId) -> Message:
         blob = data.get("jpeg_blob")

@@ -3,10 +3,11 @@
 With ``serve --record DIR`` every session writes ``DIR/<session>.jsonl``. **What is stored:**
 every inbound message as received (camera frames included — recordings are personal data;
 recording is off unless asked for), its arrival time, which messages were processed and
-with which engine timestamp (newest-frame-wins drops some), every reset as applied, and
-every reply or error the graph produced. Nothing else: no addresses, no headers, no tokens.
+with which engine timestamp (newest-frame-wins drops some), every reset and text edit as
+applied, and every reply or error the graph produced. Nothing else: no addresses, no
+headers, no tokens.
 
-Replaying feeds the processed frames and resets, in their recorded order and with their
+Replaying feeds the processed frames, resets and edits, in their recorded order and with their
 recorded timestamps, to a fresh session of a pipeline. With the same pipeline and models the
 replies are identical (a test proves it); with another pipeline the differences are listed.
 """
@@ -23,11 +24,13 @@ from typing import IO, Any
 
 from .._errors import SignifyError
 from .._graph import Graph
-from .._kinds import Control
+from .._kinds import Control, TextEdit
 from .protocol import Frame, MessageParser, ProtocolError
 
 FORMAT = "signify-recording"
-VERSION = 1
+#: 2 added text edits (``{"edit": "delete"}``); a version 1 recording has none, and reads as is.
+VERSION = 2
+READABLE = (1, 2)
 
 
 class SessionRecorder:
@@ -68,6 +71,9 @@ class SessionRecorder:
     def reset(self, target: str | None) -> None:
         self._write({"reset": target})
 
+    def edit(self, action: str) -> None:
+        self._write({"edit": action})
+
     def result(
         self, index: int, reply: dict[str, Any] | None, error: dict[str, str] | None
     ) -> None:
@@ -90,7 +96,8 @@ class Outcome:
 class Recording:
     header: dict[str, Any]
     messages: dict[int, str | bytes] = field(default_factory=dict)
-    #: ("process", index, arrival_ms) or ("reset", target), in the order they were applied.
+    #: ("process", index, arrival_ms), ("reset", target) or ("edit", action), in the order
+    #: they were applied.
     steps: list[tuple[Any, ...]] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
 
@@ -112,8 +119,8 @@ def load_recording(path: str | Path) -> Recording:
         ) from None
     if not isinstance(header, dict):
         header = {}
-    if header.get("format") != FORMAT or header.get("version") != VERSION:
-        raise SignifyError(f"{path}: not a signify recording of version {VERSION}")
+    if header.get("format") != FORMAT or header.get("version") not in READABLE:
+        raise SignifyError(f"{path}: not a signify recording of version {READABLE[0]}–{VERSION}")
     recording = Recording(header)
     for number, line in enumerate(lines[1:], start=2):
         try:
@@ -127,18 +134,24 @@ def load_recording(path: str | Path) -> Recording:
             recording.steps.append(("process", event["process"], event["arrival_ms"]))
         elif "reset" in event:
             recording.steps.append(("reset", event["reset"]))
+        elif "edit" in event:
+            recording.steps.append(("edit", event["edit"]))
         elif "out" in event:
             recording.outcomes.append(Outcome(event["out"], event["reply"], event["error"]))
     return recording
 
 
 def replay(recording: Recording, graph: Graph) -> Iterator[Outcome]:
-    """Re-run a recording's processed frames and resets through a fresh session of ``graph``."""
+    """Re-run a recording's processed frames, resets and edits through a fresh session of
+    ``graph``."""
     parser = MessageParser(graph.input_kind, None)
     with graph.open_session("replay") as session:
         for step in recording.steps:
             if step[0] == "reset":
                 session.reset(Control(step[1]))
+                continue
+            if step[0] == "edit":
+                session.edit(TextEdit(step[1]))
                 continue
             _, index, arrival_ms = step
             try:

@@ -27,7 +27,10 @@ What it decides, and the service promises (README, "Promises the service keeps")
 * **deadline** — a frame whose stages ran past the deadline fails with
   ``deadline_exceeded`` and closes the session with 1011 (the driver times the stages, not
   the wait for a worker);
-* **idle close** — no message for ``idle_timeout`` seconds closes with 1000.
+* **idle close** — no message for ``idle_timeout`` seconds closes with 1000;
+* **text edits between frames** — a ``text`` message (clear, delete, space) is applied at
+  once, or after the running frame (whose reply stays valid: an edit is not a reset), in the
+  order edits arrived; the driver acknowledges each with the text after it.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from .._kinds import Control
 from .limits import Budget
 from .limits import RateLimiter as RateLimiter  # where it was
-from .protocol import ClientId, Frame, MessageParser, ProtocolError, error_payload
+from .protocol import ClientId, Edit, Frame, MessageParser, ProtocolError, error_payload
 
 if TYPE_CHECKING:
     from .fairshare import FairShare
@@ -129,6 +132,14 @@ class ApplyReset:
 
 
 @dataclass(frozen=True, slots=True)
+class ApplyEdit:
+    """Apply a text edit to the stage sessions (and record it), then acknowledge it with the
+    text after it, echoing ``client_id``."""
+
+    edit: Edit
+
+
+@dataclass(frozen=True, slots=True)
 class Accepted:
     """A frame was received and taken for scheduling (counted, whatever becomes of it)."""
 
@@ -142,7 +153,7 @@ class Close:
     cause: str
 
 
-Action = Send | Start | Drop | Defer | Undefer | ApplyReset | Accepted | Close
+Action = Send | Start | Drop | Defer | Undefer | ApplyReset | ApplyEdit | Accepted | Close
 
 
 class SessionCore:
@@ -169,6 +180,7 @@ class SessionCore:
         self._budget = Budget(policy.rate, policy.burst, policy.flood_factor, fair, now, peer)
         self._pending: Work | None = None
         self._pending_control: Control | None = None
+        self._pending_edits: list[ApplyEdit] = []  # ≤ rate limit × deadline
         self._running: Work | None = None
         self._open = self._discard_running = self._deferred = False
         self._closing = False
@@ -191,6 +203,11 @@ class SessionCore:
             parsed = self._parser.parse(message)
         except ProtocolError as exc:
             return [_error(exc.code, exc.message, exc.client_id)]
+        if isinstance(parsed, Edit):  # at once, or once the stages are free
+            if self._running is None and self._open:
+                return [ApplyEdit(parsed)]
+            self._pending_edits.append(ApplyEdit(parsed))
+            return []
         if not isinstance(parsed, Frame):
             return [*self._control(parsed.control), _ack(parsed.control)]
         # A legacy frame that changes the target is a reset too: acknowledged like any.
@@ -209,19 +226,10 @@ class SessionCore:
         return _refused(self._budget, self.policy, now, None)
 
     def opened(self, now: float) -> list[Action]:
-        """The stage sessions are open: apply a reset that came meanwhile, start the newest
-        frame. After :meth:`close` began, nothing."""
+        """The stage sessions are open: apply the reset and edits that came meanwhile, start
+        the newest frame. After :meth:`close` began, nothing."""
         self._open = True
-        if self._closing:
-            return []
-        actions: list[Action] = []
-        if self._pending_control is not None:
-            actions.append(ApplyReset(self._pending_control))
-            self._pending_control = None
-        if self._pending is not None:
-            waiting, self._pending = self._pending, None
-            actions += self._start(waiting, now)
-        return actions
+        return [] if self._closing else self._resume(now)
 
     def core_free(self, now: float) -> list[Action]:
         """A core is free for this session's waiting extra frame."""
@@ -253,14 +261,7 @@ class SessionCore:
         """What :meth:`frame_finished` asked for was sent: the session is free again."""
         self._discard_running = False
         self._running = None
-        actions: list[Action] = []
-        if self._pending_control is not None:
-            actions.append(ApplyReset(self._pending_control))
-            self._pending_control = None
-        if self._pending is not None and not self._closing:
-            waiting, self._pending = self._pending, None
-            actions += self._start(waiting, now)
-        return actions
+        return self._resume(now)
 
     def deadline_passed(self, now: float) -> list[Action]:
         """The running frame's stages ran past the deadline: tell the client, close."""
@@ -291,6 +292,16 @@ class SessionCore:
         return self._stop_waiting()
 
     # -- scheduling -----------------------------------------------------------------------
+    def _resume(self, now: float) -> list[Action]:
+        """The stages are free: what waited for them (the reset, the edits), then the newest
+        frame unless the session is closing."""
+        actions = _waiting(self._pending_control, self._pending_edits)
+        self._pending_control, self._pending_edits = None, []
+        if self._pending is not None and not self._closing:
+            waiting, self._pending = self._pending, None
+            actions += self._start(waiting, now)
+        return actions
+
     def _control(self, control: Control) -> list[Action]:
         actions = self._stop_waiting()
         if self._pending is not None:
@@ -342,6 +353,12 @@ class SessionCore:
             return []
         self._deferred = False
         return [Undefer()]
+
+
+def _waiting(control: Control | None, edits: list[ApplyEdit]) -> list[Action]:
+    """The reset and the edits that waited for the stages, the reset first: an edit that came
+    before the reset met an empty text either way, so only the edits' own order matters."""
+    return [*([] if control is None else [ApplyReset(control)]), *edits]
 
 
 def _ack(control: Control) -> Send:

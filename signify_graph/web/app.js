@@ -40,6 +40,8 @@
     targetMeter: $("target-meter"), targetName: $("target-name"), targetProb: $("target-prob"),
     targetProbText: $("target-prob-text"), hit: $("hit"), practiceHint: $("practice-hint"),
     errors: $("errors"), server: $("server"), rate: $("rate"),
+    spelling: $("spelling"), text: $("text"), textValue: $("text-value"), pending: $("pending"),
+    pendingProgress: $("pending-progress"), textAnnounce: $("text-announce"),
   };
   const capture = document.createElement("canvas");
   const captureCtx = capture.getContext("2d");
@@ -292,6 +294,8 @@
       frameDone();
     } else if (message.ack === "reset") {
       onAck(message);
+    } else if (message.ack === "text") {
+      renderText(message.text, null);
     } else if ("maxarg_letter" in message || "status" in message) {
       onReply(message);
       frameDone();
@@ -333,7 +337,29 @@
       updatePractice(typeof reply.target_arg_prob === "number" ? reply.target_arg_prob : 0, status);
     }
     trackStable(status === "ok" ? letter : null);
+    if (typeof reply.text === "string") renderText(reply.text, reply.pending);
   }
+
+  // -- spelled text (a pipeline with a spell node; protocol 1.1) ---------------------------
+  function renderText(text, pending) {
+    el.spelling.hidden = false;
+    if (typeof text === "string" && text !== el.text.dataset.text) {
+      el.text.dataset.text = text;
+      el.textValue.textContent = text;
+      el.textAnnounce.textContent = text.trim() ? `Spelled: ${text}` : "Text cleared.";
+    }
+    const letter = pending && typeof pending.letter === "string" ? pending.letter : "";
+    const progress = letter ? Math.max(0, Math.min(1, Number(pending.progress) || 0)) : 0;
+    el.pending.textContent = letter;
+    el.pending.style.opacity = String(0.35 + 0.65 * progress);
+    el.pendingProgress.value = progress;
+    el.pendingProgress.textContent = percent(progress);
+  }
+
+  el.spelling.addEventListener("click", (event) => {
+    const action = event.target instanceof HTMLElement ? event.target.dataset.action : undefined;
+    if (action) sendJson({ type: "text", action });
+  });
 
   function renderTop(top) {
     el.top.replaceChildren(

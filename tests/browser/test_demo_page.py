@@ -245,3 +245,30 @@ def test_practice_mode_scores_a_hit_when_the_target_is_held(open_page):
     )
     assert f"Practising {target}" in hint, "the server acknowledged the reset"
     assert errors == [] and console == []
+
+
+def test_a_held_letter_is_spelled_on_the_page_and_delete_and_clear_edit_it(open_page):
+    letter, index = SPELLED[0]
+    frames = [canvas_frame(None)] * round(GAP_S * FPS) + [canvas_frame(letter, index)] * 4 * FPS
+    driver = open_page(frames)
+
+    def text_shown(want: Callable[[str], bool], seconds: float) -> str:
+        deadline, shown = time.monotonic() + seconds, ""
+        while time.monotonic() < deadline:
+            shown = driver.execute_script("return document.getElementById('text').dataset.text;")
+            if want(shown):
+                return str(shown)
+            time.sleep(0.05)
+        raise AssertionError(f"the page's text stayed {shown!r}; problems {page_problems(driver)}")
+
+    def click(action: str) -> None:
+        driver.find_element("css selector", f"#spelling button[data-action='{action}']").click()
+
+    assert text_shown(lambda text: text.startswith(letter), 4 * len(frames) / FPS + 10)
+    assert driver.find_element("id", "spelling").is_displayed()
+    click("delete")
+    text_shown(lambda text: text == "", 5)  # acknowledged at once (the held B comes back later)
+    text_shown(lambda text: text.startswith(letter), 10)
+    click("clear")
+    text_shown(lambda text: text == "", 5)
+    assert page_problems(driver) == ([], [])

@@ -69,7 +69,7 @@ CASES = {
     ),
     "replay of JSON that is no header": (
         ["replay", "{tmp}/list.jsonl", "default"],
-        "{tmp}/list.jsonl: not a signify recording of version 1",
+        "{tmp}/list.jsonl: not a signify recording of version 1–2",
     ),
 }
 

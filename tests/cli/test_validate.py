@@ -13,8 +13,8 @@ def test_shipped_pipelines_validate_by_name(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["validate", "--no-load", "default", "builtin:fast"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "default: ok (6 nodes, input encoded_image)",
-        "builtin:fast: ok (6 nodes, input encoded_image)",
+        "default: ok (7 nodes, input encoded_image)",
+        "builtin:fast: ok (7 nodes, input encoded_image)",
     ]
 
 

@@ -25,7 +25,7 @@ BUILTINS = [
 
 def test_there_are_hookspecs_and_builtins_to_check():
     assert len(HOOKSPECS) >= 5
-    assert len(BUILTINS) == 8
+    assert len(BUILTINS) == 9
 
 
 @pytest.mark.parametrize("hook", HOOKSPECS, ids=lambda hook: hook.__name__)

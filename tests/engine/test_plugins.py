@@ -38,6 +38,7 @@ BUILTINS = {
     "classify",
     "average",
     "smooth",
+    "spell",
     "emit",
 }
 COMMAND = str(Path(sys.executable).parent / "signify-graph")

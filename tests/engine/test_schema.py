@@ -55,6 +55,7 @@ def test_the_committed_schema_is_a_valid_json_schema():
     stages_enum = schema["properties"]["nodes"]["items"]["properties"]["stage"]["enum"]
     assert set(stages_enum) == {
         "average", "classify", "decode", "emit", "hands", "landmarks", "normalize", "smooth",
+        "spell",
     }  # fmt: skip
 
 

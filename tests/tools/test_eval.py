@@ -18,7 +18,7 @@ from ..stages.conftest import PHOTOS, PIPELINES, Photo
 
 pytestmark = pytest.mark.slow
 
-NODES = ["decode", "hands", "normalize", "classify", "smooth", "emit"]
+NODES = ["decode", "hands", "normalize", "classify", "smooth", "spell", "emit"]
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
@@ -129,6 +129,7 @@ def test_eval_on_a_landmark_file_enters_at_the_landmarks_node(
         "normalize",
         "classify",
         "smooth",
+        "spell",
         "emit",
         "total",
     ]

@@ -61,6 +61,7 @@ def test_run_over_committed_photos_writes_one_json_line_per_photo(tmp_path: Path
         "normalize",
         "classify",
         "smooth",
+        "spell",
         "emit",
     }
     predicted = [line for line in lines if line["prediction"]]
@@ -77,7 +78,14 @@ def test_run_feeds_a_landmark_file_to_the_default_pipeline_in_place_of_hands(tmp
     assert "enters 'default' as landmarks in place of 'decode', 'hands'" in done.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == len(np.load(ROOT / data)["X"])
-    assert set(lines[0]["timings_ms"]) == {"hands", "normalize", "classify", "smooth", "emit"}
+    assert set(lines[0]["timings_ms"]) == {
+        "hands",
+        "normalize",
+        "classify",
+        "smooth",
+        "spell",
+        "emit",
+    }
     assert all(line["error"] is None and line["prediction"] for line in lines)
 
 
