@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._kinds import Control
+from .fieldapp import with_app_fields
 from .protocol import ClientId, Frame, MessageParser, ProtocolError, error_payload
 
 if TYPE_CHECKING:
@@ -260,6 +261,7 @@ class SessionCore:
             return [_error(*error, work.client_id)]
         if reply is None:
             return []
+        reply = with_app_fields(reply)
         if work.client_id is not None:
             reply = {**reply, "id": work.client_id}
         return [Send(reply, arrived=work.arrived)]
