@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._kinds import Control
+from .fieldapp import with_app_fields
 from .limits import Budget
 from .limits import RateLimiter as RateLimiter  # where it was
 from .protocol import ClientId, Edit, Frame, MessageParser, ProtocolError, error_payload
@@ -253,6 +254,7 @@ class SessionCore:
             return [_error(*error, work.client_id)]
         if reply is None:
             return []
+        reply = with_app_fields(reply)
         if work.client_id is not None:
             reply = {**reply, "id": work.client_id}
         return [Send(reply, arrived=work.arrived)]
