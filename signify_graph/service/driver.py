@@ -112,8 +112,7 @@ class ClientSession:
         self._task: asyncio.Task[None] | None = None
         self._closes: list[asyncio.Task[None]] = []
         self._acks: set[asyncio.Task[None]] = set()  # of text edits, each sent by a task
-        stage_seconds = self._metrics.stage_seconds
-        self._stage_histograms = [stage_seconds.labels(node) for node in graph.node_ids]
+        self._stage_histograms = [services.metrics.stage_seconds.labels(n) for n in graph.node_ids]
 
     # -- events in ------------------------------------------------------------------------
     def attach(self, graph_session: GraphSession) -> None:
@@ -192,11 +191,7 @@ class ClientSession:
             self._close_connection(action)
 
     def _close_connection(self, action: Close) -> None:
-        if action.cause == "flooding":
-            self._metrics.sessions_flooding.inc()
-            log.warning("closing a session that ignores rate_limited", extra={"session": self.id})
-        elif action.cause == "idle":
-            self._metrics.sessions_idle.inc()
+        _count_close(self._metrics, action, self.id)
         closing: Coroutine[Any, Any, None] = self._connection.close(action.code, action.reason)
         self._closes.append(asyncio.ensure_future(closing))
 
@@ -286,6 +281,15 @@ class ClientSession:
         finally:
             if self._recorder is not None:
                 self._recorder.close()
+
+
+def _count_close(metrics: Metrics, action: Close, session_id: str) -> None:
+    """Count why the server closes a session (and log a flooder, once)."""
+    if action.cause == "flooding":
+        metrics.sessions_flooding.inc()
+        log.warning("closing a session that ignores rate_limited", extra={"session": session_id})
+    elif action.cause == "idle":
+        metrics.sessions_idle.inc()
 
 
 async def close_stages(graph: GraphSession, closer: Executor) -> None:
