@@ -27,10 +27,20 @@ def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
         default=15.0,
         help="frame rate assumed for photos and landmarks (videos use their own)",
     )
-    p.add_argument(
+    sessions = p.add_mutually_exclusive_group()
+    sessions.add_argument(
         "--session-per-file",
+        dest="session_per_file",
         action="store_true",
-        help="a fresh session for every photo/sample instead of one stream",
+        default=None,
+        help="a fresh session for every photo/sample (the default for a photo folder)",
+    )
+    sessions.add_argument(
+        "--one-stream",
+        dest="session_per_file",
+        action="store_false",
+        help="one session for the whole input, as consecutive frames (the default for a video "
+        "or a landmark file)",
     )
     p.add_argument(
         "--repeat",
@@ -49,7 +59,12 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
     check_output(args.output, "--output")
     check_input(args.input)
     graph = load(args.pipeline, host, args.overrides, args.input)
-    options = {"fps": args.fps, "session_per_file": args.session_per_file, "repeat": args.repeat}
+    per_file = args.session_per_file
+    if per_file is None:
+        # Photos in a folder are separate shots of separate hands: carrying one photo's
+        # tracking, window and smoothing into the next would score a blend of both.
+        per_file = args.input.is_dir()
+    options = {"fps": args.fps, "session_per_file": per_file, "repeat": args.repeat}
     try:
         if args.output:
             with args.output.open("w", encoding="utf-8") as out:

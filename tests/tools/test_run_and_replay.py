@@ -37,7 +37,9 @@ def signify(*args: str, **options: object) -> subprocess.CompletedProcess[str]:
     )  # type: ignore[call-overload]
 
 
-def test_run_over_committed_photos_writes_one_json_line_per_photo(tmp_path: Path):
+def test_run_over_committed_photos_writes_one_json_line_per_photo_each_its_own_session(
+    tmp_path: Path,
+):
     out = tmp_path / "photos.jsonl"
     done = signify(
         "run",
@@ -46,7 +48,6 @@ def test_run_over_committed_photos_writes_one_json_line_per_photo(tmp_path: Path
         str(PHOTOS),
         "--output",
         str(out),
-        "--session-per-file",
         "--set",
         "hands.pad=0.25",
     )
@@ -68,6 +69,24 @@ def test_run_over_committed_photos_writes_one_json_line_per_photo(tmp_path: Path
     correct = sum(line["prediction"]["letter"] == line["label"] for line in predicted)
     assert correct / len(predicted) > 0.7
     assert "\r" not in done.stderr  # piped: no progress bar
+    # A session per photo: each one's clock starts at its own first (and only) frame.
+    assert {line["timestamp_ms"] for line in lines} == {0}
+
+
+def test_run_one_stream_feeds_a_photo_folder_as_consecutive_frames_of_one_session(
+    tmp_path: Path,
+):
+    folder = tmp_path / "photos"
+    for letter in "BLY":
+        (folder / letter).mkdir(parents=True)
+        (folder / letter / "hand.jpg").write_bytes(photo(letter))
+    out = tmp_path / "stream.jsonl"
+    done = signify(
+        "run", "pipelines/fast.yaml", "--input", str(folder), "--output", str(out), "--one-stream"
+    )
+    assert done.returncode == 0, done.stderr
+    stamps = [json.loads(line)["timestamp_ms"] for line in out.read_text().splitlines()]
+    assert len(stamps) == 3 and stamps[0] == 0 and stamps == sorted(set(stamps))
 
 
 def test_run_feeds_a_landmark_file_to_the_default_pipeline_in_place_of_hands(tmp_path: Path):
