@@ -11,6 +11,9 @@ moment. Two figures matter to a user beyond accuracy:
 Labels file (``VIDEO.labels.json`` beside the video, or ``--labels``)::
 
     {"spans": [{"letter": "B", "start_ms": 0, "end_ms": 1000}, ...]}
+
+Labels that also give the ``text`` spelled are scored as words (:mod:`.spelling`), which
+plays its sequences with :func:`play` too.
 """
 
 from __future__ import annotations
