@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .._graph import Graph
 from .._host import PluginHost
 from .common import Subparsers, add_set, check_output, load
 
@@ -19,7 +20,9 @@ def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
         required=True,
         type=Path,
         metavar="PATH",
-        help="a folder of <LETTER>/*.jpg|jpeg|png photos, or a landmark .npz with X and y",
+        help="a folder of <LETTER>/*.jpg|jpeg|png photos, a landmark .npz with X and y, a "
+        "video with letter spans, or spelling sequences: a video or .npz with X.labels.json "
+        "giving its text, or a folder of them",
     )
     p.add_argument(
         "--frames",
@@ -41,7 +44,7 @@ def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
         "--labels",
         type=Path,
         metavar="FILE",
-        help="letter spans for a video (default: VIDEO.labels.json beside it)",
+        help="letter spans or text for a video or sequence (default: X.labels.json beside it)",
     )
     return add_set(p)
 
@@ -60,6 +63,46 @@ def _evaluate_one(args: argparse.Namespace, host: PluginHost, pipeline: str) -> 
         graph.close()
 
 
+def _evaluate_spelling(
+    args: argparse.Namespace, host: PluginHost, pipeline: str, sequences: list[Path]
+) -> dict[str, Any]:
+    """Spelling sequences: one graph per way in (a landmark file enters where a video cannot)."""
+    from ..tools.spelling import evaluate_spelling
+
+    graphs: dict[bool, Graph] = {}
+
+    def graph_for(data: Path) -> Graph:
+        landmarks = data.suffix == ".npz"
+        if landmarks not in graphs:
+            graphs[landmarks] = load(pipeline, host, args.overrides, data)
+        return graphs[landmarks]
+
+    try:
+        return evaluate_spelling(graph_for, sequences, args.labels)
+    finally:
+        for graph in graphs.values():
+            graph.close()
+
+
+def _run_spelling(args: argparse.Namespace, host: PluginHost, sequences: list[Path]) -> int:
+    from ..tools.spelling import format_spelling, format_spelling_comparison
+
+    reports = [_evaluate_spelling(args, host, args.pipeline, sequences)]
+    if args.compare:
+        reports.append(_evaluate_spelling(args, host, args.compare, sequences))
+    if args.latency_png:
+        from ..tools.eval import write_latency_png
+
+        write_latency_png(reports, args.latency_png)
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else {"pipelines": reports}, indent=2))
+    elif len(reports) == 2:
+        print(format_spelling_comparison(*reports))
+    else:
+        print(format_spelling(reports[0]))
+    return 0
+
+
 def run(args: argparse.Namespace, host: PluginHost) -> int:
     from ..tools.eval import (
         format_comparison,
@@ -69,9 +112,12 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
     )
     from ..tools.inputs import check_input
     from ..tools.sequences import format_sequence
+    from ..tools.spelling import spelling_data
 
     check_output(args.confusion_png, "--confusion-png")
     check_output(args.latency_png, "--latency-png")
+    if args.data.exists() and (sequences := spelling_data(args.data, args.labels)):
+        return _run_spelling(args, host, sequences)
     check_input(args.data)
     reports = [_evaluate_one(args, host, args.pipeline)]
     if args.compare:

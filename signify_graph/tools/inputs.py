@@ -71,7 +71,9 @@ def _landmarks(path: Path, interval_ms: float) -> Iterator[Item]:
     labels = data.get("y")
     aspects = data.get("aspect")
     for i in range(len(points)):
-        message: dict[str, Any] = {"landmarks": points[i].tolist()}
+        # A row of NaN is a frame without a hand (a sequence's pause between words).
+        seen = not np.isnan(points[i]).all()
+        message: dict[str, Any] = {"landmarks": points[i].tolist() if seen else None}
         if aspects is not None:
             message["aspect"] = float(aspects[i])
         label = None if labels is None else str(labels[i])

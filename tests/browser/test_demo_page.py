@@ -272,3 +272,35 @@ def test_a_held_letter_is_spelled_on_the_page_and_delete_and_clear_edit_it(open_
     click("clear")
     text_shown(lambda text: text == "", 5)
     assert page_problems(driver) == ([], [])
+
+
+#: A word with a double letter, from photos the default pipeline reads right on the canvas
+#: (the ones tests/data/sequences/words.mp4 spells HELLO with).
+WORD = [("H", 0), ("E", 2), ("L", 0), ("L", 0), ("O", 0)]
+WORD_HOLD_S = 1.6  # a letter needs ~1.1 s: the classifier's window and smoothing, then hold_ms
+WORD_RELEASE_S = 0.4  # no hand between the two L's: a release longer than spell.release_ms
+WORD_PAUSE_S = 1.3  # no hand around the word: the loop starts a new word after a space
+
+
+def test_the_page_spells_a_word_with_a_double_letter_from_the_camera(open_page):
+    frames = [canvas_frame(None)] * round(WORD_PAUSE_S * FPS)
+    for k, (letter, index) in enumerate(WORD):
+        if k and letter == WORD[k - 1][0]:
+            frames += [canvas_frame(None)] * round(WORD_RELEASE_S * FPS)
+        frames += [canvas_frame(letter, index)] * round(WORD_HOLD_S * FPS)
+    driver = open_page(frames)
+    word = "".join(letter for letter, _ in WORD)
+
+    deadline = time.monotonic() + 3 * len(frames) / FPS + 10  # the fake camera loops the video
+    shown: str = ""
+    while time.monotonic() < deadline:
+        shown = driver.execute_script("return document.getElementById('text').dataset.text;")
+        if word in shown.split():
+            break
+        time.sleep(0.1)
+    visible = driver.find_element("id", "text").text
+    assert word in shown.split(), (
+        f"the page spelled {shown!r} (want {word!r} as a word); problems {page_problems(driver)}"
+    )
+    assert word in visible  # what a person sees, not only the data attribute
+    assert page_problems(driver) == ([], [])
