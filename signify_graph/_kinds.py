@@ -115,13 +115,16 @@ Reply = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Control:
-    """A control message for one session: start over, optionally with a new target letter.
+    """A control message for one session: start over, optionally with a new target letter
+    or a target word (the older app's word mode; then ``target`` is ``None``).
 
     Stages receive it through :meth:`StageSession.reset`; it never travels along edges, so it
     acts at once instead of queueing behind frames.
     """
 
     target: str | None = None
+    #: The word the session is to spell (upper-case A-Z), or ``None`` outside word mode.
+    word: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

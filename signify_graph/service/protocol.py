@@ -2,15 +2,16 @@
 or a typed protocol error. Nothing here touches asyncio or sockets, so it is fuzzed
 directly (``tests/service/test_protocol.py``) and documented in ``docs/PROTOCOL.md``.
 
-Accepted messages (protocol version 1.1):
+Accepted messages (protocol version 1.2):
 
 * **binary** — the raw bytes of one JPEG/PNG/WebP frame (cheapest: no base64, no JSON);
 * **old-style text** — what the old service's clients send (``docs/MIGRATING.md``):
   ``{"jpeg_blob": <base64 | null>, "new_word_letter": <letter | null>}``; a change of
-  ``new_word_letter`` (or a null blob) resets the session;
+  ``new_word_letter`` (or a null blob) resets the session; ``"new_word": <word | null>``
+  (1.2, the older app's word mode, :mod:`.wordmode`) resets it with a target word instead;
 * ``{"type": "frame", "image": <base64>}``;
 * ``{"type": "landmarks", "landmarks": [[x, y, z] × 21], "aspect"?: w/h, "handedness"?: …}``;
-* ``{"type": "reset", "target": <letter | null>}``;
+* ``{"type": "reset", "target": <letter | null>, "word"?: <word | null>}``;
 * ``{"type": "text", "action": "clear" | "delete" | "space"}`` — edit the spelled text
   (1.1; only for a pipeline with a ``spell`` node).
 
@@ -28,6 +29,7 @@ import orjson
 
 from .._errors import ClientId, ProtocolError
 from .._kinds import Control, Kind, TextEdit
+from .wordmode import parse_word
 
 __all__ = [
     "ClientId",
@@ -66,6 +68,9 @@ class Edit:
     edit: TextEdit
     id: ClientId = None
 
+
+#: Keys that make a message without ``type`` the old service's (or the older app's).
+_LEGACY_KEYS = frozenset(("jpeg_blob", "new_word_letter", "new_word"))
 
 #: What a ``text`` message may ask of the spelled text.
 TEXT_ACTIONS = ("clear", "delete", "space")
@@ -157,6 +162,8 @@ class MessageParser:
         #: The pipeline has a ``spell`` node, so ``text`` messages have a text to edit.
         self.spells = spells
         self.target: str | None = None
+        #: The target word of word mode, or ``None`` (letter mode).
+        self.word: str | None = None
 
     def _target(self, value: Any) -> str | None:
         if value is None:
@@ -169,9 +176,16 @@ class MessageParser:
             raise ProtocolError("bad_target", f"unknown target letter {value!r}; known: {known}")
         return letter
 
-    def _control(self, target: str | None) -> Control:
-        self.target = target
-        return Control(target)
+    def _word(self, value: Any) -> str | None:
+        word = parse_word(value, self.labels)
+        if word is not None and not self.spells:
+            raise ProtocolError("wrong_input", "this pipeline does not spell (no spell node)")
+        return word
+
+    def _control(self, target: str | None, word: str | None = None) -> Control:
+        """A reset to ``word`` (word mode: no target letter), else to ``target``."""
+        self.target, self.word = (None, word) if word is not None else (target, None)
+        return Control(self.target, self.word)
 
     def _expect(self, kind: Kind) -> None:
         if self.input_kind is not kind:
@@ -196,7 +210,7 @@ class MessageParser:
             raise
 
     def _parse_object(self, data: dict[str, Any], client_id: ClientId) -> Message:
-        if "type" not in data and ("jpeg_blob" in data or "new_word_letter" in data):
+        if "type" not in data and _LEGACY_KEYS.intersection(data):
             return self._legacy(data, client_id)
         kind = data.get("type")
         if kind == "frame":
@@ -209,7 +223,8 @@ class MessageParser:
             self._expect(Kind.LANDMARK_MESSAGE)
             return Frame({k: v for k, v in data.items() if k not in ("type", "id")}, id=client_id)
         if kind == "reset":
-            return Reset(self._control(self._target(data.get("target"))))
+            target = self._target(data.get("target"))
+            return Reset(self._control(target, self._word(data.get("word"))))
         if kind == "text":
             return self._edit(data, client_id)
         if kind is None:
@@ -230,12 +245,19 @@ class MessageParser:
         return Edit(TextEdit(action), client_id)
 
     def _legacy(self, data: dict[str, Any], client_id: ClientId) -> Message:
+        """A null blob resets to exactly what the message names (no ``new_word``: letter
+        mode); a frame resets first only when it changes the target letter or word — a
+        frame that names neither (or the same ones again, as the app does) changes nothing."""
         blob = data.get("jpeg_blob")
         target = self._target(data.get("new_word_letter"))
+        word = self._word(data["new_word"]) if "new_word" in data else None
         if blob is None:
-            return Reset(self._control(target))
+            return Reset(self._control(target, word))
         if not isinstance(blob, str):
             raise ProtocolError("bad_message", "'jpeg_blob' must be base64 text or null")
         self._expect(Kind.ENCODED_IMAGE)
-        control = self._control(target) if target != self.target else None
+        if "new_word" not in data and target == self.target:
+            word = self.word  # the same letter target: word mode, if on, goes on
+        wanted = (None, word) if word is not None else (target, None)
+        control = self._control(target, word) if wanted != (self.target, self.word) else None
         return Frame(blob, control, id=client_id)

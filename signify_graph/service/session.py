@@ -30,7 +30,9 @@ What it decides, and the service promises (README, "Promises the service keeps")
 * **idle close** — no message for ``idle_timeout`` seconds closes with 1000;
 * **text edits between frames** — a ``text`` message (clear, delete, space) is applied at
   once, or after the running frame (whose reply stays valid: an edit is not a reset), in the
-  order edits arrived; the driver acknowledges each with the text after it.
+  order edits arrived; the driver acknowledges each with the text after it;
+* **the older app's names** — every reply gets them (:mod:`.fieldapp`), and in word mode the
+  word spelled and its probability (:mod:`.wordmode`); a reset starts or ends word mode.
 """
 
 from __future__ import annotations
@@ -39,10 +41,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._kinds import Control
-from .fieldapp import with_app_fields
 from .limits import Budget
 from .limits import RateLimiter as RateLimiter  # where it was
 from .protocol import ClientId, Edit, Frame, MessageParser, ProtocolError, error_payload
+from .wordmode import WordMode
 
 if TYPE_CHECKING:
     from .fairshare import FairShare
@@ -182,6 +184,7 @@ class SessionCore:
         self._pending: Work | None = None
         self._pending_control: Control | None = None
         self._pending_edits: list[ApplyEdit] = []  # ≤ rate limit × deadline
+        self._word = WordMode()  # the older app's word mode, read off the replies
         self._running: Work | None = None
         self._open = self._discard_running = self._deferred = False
         self._closing = False
@@ -254,7 +257,7 @@ class SessionCore:
             return [_error(*error, work.client_id)]
         if reply is None:
             return []
-        reply = with_app_fields(reply)
+        reply = self._word.reply(reply)  # the older app's names (letter or word mode)
         if work.client_id is not None:
             reply = {**reply, "id": work.client_id}
         return [Send(reply, arrived=work.arrived)]
@@ -305,6 +308,7 @@ class SessionCore:
         return actions
 
     def _control(self, control: Control) -> list[Action]:
+        self._word.start(control.word)  # later replies are the reset's: the running one is not
         actions = self._stop_waiting()
         if self._pending is not None:
             self._pending = None
@@ -364,7 +368,11 @@ def _waiting(control: Control | None, edits: list[ApplyEdit]) -> list[Action]:
 
 
 def _ack(control: Control) -> Send:
-    return Send({"ack": "reset", "target": control.target})
+    """A reset's acknowledgement; in word mode it names the word (and the target is null)."""
+    ack: dict[str, Any] = {"ack": "reset", "target": control.target}
+    if control.word is not None:
+        ack["word"] = control.word
+    return Send(ack)
 
 
 def _refused(budget: Budget, policy: SessionPolicy, now: float, answer: str | None) -> list[Action]:

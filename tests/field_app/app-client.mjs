@@ -6,6 +6,8 @@
 //   prob   <- target_lettr_prob, else target_word_prob, else 0
 // The app counts a detection when `shown` is what it wants with `prob` above its threshold,
 // twice in a row; this client does the same and exits 0 once it has, 1 if time runs out.
+// For the contract test it also notes what the app does not read: how many replies say
+// `word_complete: true`, and the probability the app read in the first of them.
 //
 // Usage: node app-client.mjs '<JSON config>'
 //   url        ws://127.0.0.1:PORT/ or …/ws
@@ -16,7 +18,10 @@
 //   expect     what `shown` must be (the letter; in word mode the word)
 //   threshold  the probability `prob` must pass (default 0.5)
 //   timeoutMs  give up after this long (default 20000)
-// Prints one JSON line: {ok, url, detections, messages, undefinedShown, last}.
+//   lingerMs   after the detection, go on sending for this long before exiting (default 0)
+//   keep       true: return every message received, for the schema checks
+// Prints one JSON line:
+//   {ok, url, sent, messages, undefinedShown, acks, last, completions, completeProb, kept}.
 import { readFileSync } from "node:fs";
 import WebSocket from "ws";
 
@@ -30,15 +35,33 @@ const ws = new WebSocket(config.url);
 let sent = 0;
 let messages = 0;
 let undefinedShown = 0;
+let acks = 0;
 let streak = 0;
 let last = null;
 let timer = null;
+let detected = false;
+let completions = 0;
+let completeProb = null;
+const kept = [];
 
+let finished = false;
 function finish(ok) {
+  if (finished) return;
+  finished = true;
   clearInterval(timer);
-  console.log(JSON.stringify({ ok, url: config.url, sent, messages, undefinedShown, last }));
+  const summary = { ok, url: config.url, sent, messages, undefinedShown, acks, last };
+  Object.assign(summary, { completions, completeProb, kept: config.keep ? kept : undefined });
   ws.terminate();
-  process.exit(ok ? 0 : 1);
+  // Exit once the line is written: a piped stdout is asynchronous, and exiting at once would
+  // cut a long summary short.
+  process.stdout.write(`${JSON.stringify(summary)}\n`, () => process.exit(ok ? 0 : 1));
+}
+
+function detection() {
+  // The app moves on at once; the test may watch a while longer (nothing more must complete).
+  if (detected) return;
+  detected = true;
+  setTimeout(() => finish(true), config.lingerMs ?? 0);
 }
 
 ws.on("open", () => {
@@ -59,12 +82,18 @@ ws.on("open", () => {
 ws.on("message", (data) => {
   messages += 1;
   const message = JSON.parse(data.toString());
+  if (config.keep) kept.push(message);
+  if (message.ack !== undefined) acks += 1; // the app reads these too: it would show undefined
   const shown = message.detected_word_letter;
   const prob = message.target_lettr_prob ?? message.target_word_prob ?? 0;
   if (shown === undefined) undefinedShown += 1;
+  if (message.word_complete === true) {
+    completions += 1;
+    if (completeProb === null) completeProb = prob;
+  }
   last = { shown: shown ?? null, prob };
   streak = shown === config.expect && prob > threshold ? streak + 1 : 0;
-  if (streak >= 2) finish(true);
+  if (streak >= 2) detection();
 });
 
 ws.on("error", (error) => {

@@ -68,3 +68,28 @@ def solid_jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (320, 240), (128, 128, 128)).save(out, "JPEG")
     return out.getvalue()
+
+
+def test_a_bad_word_is_a_documented_error_that_harms_neither_its_session_nor_another():
+    async def scenario() -> tuple[dict[str, Any], ...]:
+        async with running_service() as service, client(service) as word, client(service) as other:
+            await word.send(json.dumps({"jpeg_blob": None, "new_word": "bad"}))
+            ack = await receive_json(word)
+            await other.send(json.dumps({"jpeg_blob": None, "new_word_letter": "B"}))
+            await receive_json(other)
+            await word.send(json.dumps({"jpeg_blob": None, "new_word": "B4D", "id": 7}))
+            error = await receive_json(word)
+            await word.send(legacy("B", None))
+            await other.send(legacy("B", "B"))
+            return ack, error, await next_reply(word), await next_reply(other)
+
+    ack, error, spelling, lettering = asyncio.run(scenario())
+    check("server-ack.json", ack)
+    assert ack == {"ack": "reset", "target": None, "word": "BAD"}
+    check("server-error.json", error)
+    assert error["error"]["code"] == "bad_word" and error["id"] == 7
+    check("server-reply.json", spelling)
+    assert spelling["target_word"] == "BAD" and spelling["detected_word_letter"] == ""
+    assert "target_lettr_prob" not in spelling and spelling["word_complete"] is False
+    check("server-reply.json", lettering)
+    assert lettering["detected_word_letter"] == "B" and "target_word" not in lettering

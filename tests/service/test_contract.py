@@ -38,6 +38,10 @@ def check_server_message(message: dict[str, Any]) -> None:
         ("client-text", {"type": "text", "action": "space", "id": "a"}),
         ("client-reset", {"type": "reset", "target": "B"}),
         ("client-frame", {"type": "frame", "image": "AAAA"}),
+        ("client-legacy", {"jpeg_blob": None, "new_word": "HELLO"}),
+        ("client-legacy", {"jpeg_blob": "AAAA", "new_word": "cab", "new_word_letter": None}),
+        ("client-legacy", {"jpeg_blob": None, "new_word": None}),
+        ("client-reset", {"type": "reset", "target": None, "word": "BAD"}),
     ],
 )
 def test_documented_client_messages_validate(schema: str, message: dict[str, Any]) -> None:
@@ -72,3 +76,26 @@ def test_both_acknowledgements_validate_and_mixtures_do_not() -> None:
     check_server_message({"ack": "reset", "target": None})
     check_server_message({"ack": "text", "action": "delete", "text": "HEL", "id": 4})
     assert not validator("server-ack").is_valid({"ack": "text", "target": None})
+
+
+@pytest.mark.parametrize("word", ["H3LLO", "HI THERE", "Z" * 33, 5])
+def test_a_word_that_is_not_1_to_32_letters_is_refused_by_the_schemas(word) -> None:
+    assert not validator("client-legacy").is_valid({"jpeg_blob": None, "new_word": word})
+    assert not validator("client-reset").is_valid({"type": "reset", "word": word})
+
+
+WORD_FIELDS = {
+    "detected_word_letter": "BA", "maxarg_word": "BA", "target_word": "BAD",
+    "target_word_prob": 0.6, "word_complete": False,
+}  # fmt: skip
+
+
+def test_a_word_mode_reply_has_every_word_field_and_no_letter_probability() -> None:
+    spelled = {**SPELLING_REPLY, "text": "BA", "committed": "", "pending": None}
+    check_server_message({**spelled, **WORD_FIELDS})
+    check_server_message({"ack": "reset", "target": None, "word": "BAD"})
+    without = {k: v for k, v in WORD_FIELDS.items() if k != "word_complete"}
+    assert not validator("server-reply").is_valid({**spelled, **without})
+    assert not validator("server-reply").is_valid({**SPELLING_REPLY, **WORD_FIELDS})  # no text
+    both = {**spelled, **WORD_FIELDS, "target_lettr_prob": 0.9}
+    assert not validator("server-reply").is_valid(both)  # the app would read the letter's

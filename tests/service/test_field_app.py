@@ -15,6 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from .conftest import PHOTOS, ROOT, next_reply, photo, running_service
+from .test_contract import check_server_message
 
 pytestmark = pytest.mark.slow
 
@@ -114,3 +115,74 @@ def test_the_app_client_does_not_report_a_target_the_photo_does_not_show(app_cli
     summary = asyncio.run(scenario())
     assert not summary["ok"] and summary["exit"] == 1, summary
     assert summary["messages"] > 0 and summary["last"]["shown"] == "B", summary
+
+
+# -- word mode -------------------------------------------------------------------------------
+#: A word with no double letter whose letters have photos the shipped model reads held, at
+#: ≥ 0.9 (B's first, A's third, D's first; eval on tests/data/photos reads B, A, D 3/3 each).
+WORD = "BAD"
+WORD_PHOTOS = [photo_path("B", 0), photo_path("A", 2), photo_path("D", 0)]
+#: Frames of each photo, one every 100 ms: the 5-frame smoothing turns to the next letter in
+#: about 5 frames, then the spell stage's 600 ms hold at ≥ 0.6; the rest is margin for frames
+#: a loaded server drops (newest frame wins).
+TICKS = 16
+
+
+@pytest.mark.parametrize("path", APP_PATHS)
+def test_the_app_spells_its_target_word_from_real_photos_and_sees_it_complete_once(
+    app_client, path
+):
+    """Word mode as the app plays it: ``new_word``, then frames every 100 ms (no target
+    letter) of B, A, D held in turn; the app must see the word in ``detected_word_letter``
+    with ``target_word_prob`` above its own threshold (0.75) twice in a row; ``word_complete``
+    comes once, in a reply whose probability passes 0.5, and never again while the photos go
+    on. Every message received matches the schemas."""
+
+    async def scenario() -> dict[str, Any]:
+        async with running_service(overrides=[]) as service:
+            return await run_app(
+                app_client,
+                url=f"ws://127.0.0.1:{service.ws_port}{path}",
+                photos=WORD_PHOTOS,
+                ticks=TICKS,
+                word=WORD.lower(),
+                expect=WORD,
+                threshold=0.75,
+                lingerMs=2000,
+                timeoutMs=40000,
+                keep=True,
+            )
+
+    summary = asyncio.run(scenario())
+    assert summary["ok"] and summary["exit"] == 0, {k: v for k, v in summary.items() if k != "kept"}
+    assert summary["last"] == {"shown": WORD, "prob": 1.0}
+    assert summary["completions"] == 1 and summary["completeProb"] > 0.5
+    kept = summary["kept"]
+    assert kept[0] == {"ack": "reset", "target": None, "word": WORD}
+    for message in kept:
+        check_server_message(message)
+    replies = [m for m in kept if "ack" not in m]
+    shown = [m["detected_word_letter"] for m in replies]
+    assert {"", "B", "BA", WORD} <= set(shown), shown  # the word grows letter by letter
+    assert all("target_lettr_prob" not in m and m["target_word"] == WORD for m in replies)
+
+
+def test_the_app_never_sees_a_word_that_is_spelled_in_another_order(app_client):
+    """The check above can fail: D, A, B spells DAB, which is not BAD; the probability stays 0."""
+
+    async def scenario() -> dict[str, Any]:
+        async with running_service(overrides=[]) as service:
+            return await run_app(
+                app_client,
+                url=f"ws://127.0.0.1:{service.ws_port}/",
+                photos=WORD_PHOTOS[::-1],
+                ticks=TICKS,
+                word=WORD,
+                expect=WORD,
+                timeoutMs=5000,
+            )
+
+    summary = asyncio.run(scenario())
+    assert not summary["ok"] and summary["exit"] == 1, summary
+    assert summary["completions"] == 0 and summary["last"]["prob"] == 0.0, summary
+    assert summary["last"]["shown"].startswith("D"), summary

@@ -21,7 +21,9 @@ from signify_graph.service.protocol import (
 )
 
 LABELS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-PROTOCOL_CODES = {"bad_json", "bad_message", "unknown_message", "bad_target", "wrong_input"}
+PROTOCOL_CODES = {
+    "bad_json", "bad_message", "unknown_message", "bad_target", "bad_word", "wrong_input",
+}  # fmt: skip
 
 
 def image_parser() -> MessageParser:
@@ -91,27 +93,45 @@ messages = (
     | json_values.map(json.dumps)
     | st.fixed_dictionaries(
         {"type": st.sampled_from(["frame", "landmarks", "reset", "x"])},
-        optional={"image": json_values, "target": json_values, "landmarks": json_values},
+        optional={
+            "image": json_values,
+            "target": json_values,
+            "word": json_values,
+            "landmarks": json_values,
+        },
     ).map(json.dumps)
     | st.fixed_dictionaries(
-        {}, optional={"jpeg_blob": json_values, "new_word_letter": json_values}
+        {},
+        optional={
+            "jpeg_blob": json_values,
+            "new_word_letter": json_values,
+            "new_word": json_values | st.text(alphabet="abcXYZ ", max_size=40),
+        },
     ).map(json.dumps)
 )
 
 
 @pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(message=messages, kind=st.sampled_from([Kind.ENCODED_IMAGE, Kind.LANDMARK_MESSAGE]))
-def test_every_message_parses_or_fails_with_a_documented_code(message, kind):
-    parser = MessageParser(kind, LABELS)
+@given(
+    message=messages,
+    kind=st.sampled_from([Kind.ENCODED_IMAGE, Kind.LANDMARK_MESSAGE]),
+    spells=st.booleans(),
+)
+def test_every_message_parses_or_fails_with_a_documented_code(message, kind, spells):
+    parser = MessageParser(kind, LABELS, spells=spells)
     try:
         parsed = parser.parse(message)
     except ProtocolError as error:
         assert error.code in PROTOCOL_CODES and error.message
         return
     assert isinstance(parsed, Frame | Reset)
-    if isinstance(parsed, Reset):
-        assert parsed.control.target is None or parsed.control.target in LABELS
+    control = parsed.control
+    if control is not None:
+        assert control.target is None or control.target in LABELS
+        word = control.word
+        assert word is None or (spells and control.target is None and 0 < len(word) <= 32)
+        assert word is None or set(word) <= set(LABELS)
 
 
 # -- hostile shapes, written as raw JSON text (json.dumps cannot write most of them) --------
@@ -179,7 +199,14 @@ hostile = _object(
         "id": raw_values,
         "extra": raw_values,
     }
-) | _object({"jpeg_blob": raw_strings, "new_word_letter": raw_strings, "id": raw_values})
+) | _object(
+    {
+        "jpeg_blob": raw_strings,
+        "new_word_letter": raw_strings,
+        "new_word": raw_strings | st.sampled_from(['"cab"', '"C A B"', '""', '"ß"']),
+        "id": raw_values,
+    }
+)
 
 STAGE_CODES = {
     Kind.LANDMARK_MESSAGE: {"bad_landmarks"},
