@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypeAlias
 from .._errors import SignifyError
 from .._graph import Graph, build_graph
 from .._host import PluginHost
+from .._override_notes import one_node_overrides
 from .._pipeline import plan_pipeline
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ def load(
 ) -> Graph:
     """The pipeline's graph, entered where ``data`` (a landmark file) can feed it."""
     plan = plan_pipeline(pipeline, host.registry, overrides=overrides)
+    for one_node in one_node_overrides(plan, overrides):
+        print(one_node, file=sys.stderr)
     if data is not None:
         from ..tools.entry import plan_for_data
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .._host import PluginHost
+from .._override_notes import one_node_overrides
 from .._pipeline import plan_pipeline
 from .common import Subparsers, add_set
 from .describe import describe_plan
@@ -17,5 +19,8 @@ def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, host: PluginHost) -> int:
-    print(describe_plan(plan_pipeline(args.file, host.registry, overrides=args.overrides)))
+    plan = plan_pipeline(args.file, host.registry, overrides=args.overrides)
+    for note in one_node_overrides(plan, args.overrides):
+        print(note, file=sys.stderr)
+    print(describe_plan(plan))
     return 0

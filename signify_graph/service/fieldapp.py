@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["with_app_fields"]
+__all__ = ["ack_app_fields", "with_app_fields"]
 
 
 def with_app_fields(reply: dict[str, Any]) -> dict[str, Any]:
@@ -28,3 +28,13 @@ def with_app_fields(reply: dict[str, Any]) -> dict[str, Any]:
         "detected_word_letter": reply["maxarg_letter"],
         "target_lettr_prob": reply.get("target_arg_prob", 0.0),
     }
+
+
+def ack_app_fields(word: str | None) -> dict[str, Any]:
+    """The app's fields for a reset's acknowledgement: the app reads ``detected_word_letter``
+    from every message it receives, so an ack without it shows ``undefined`` until the next
+    reply. Nothing is spelled or seen yet: in letter mode no letter (``null``, as a reply with
+    no hand) and probability 0; in word mode the empty word, and probability 0."""
+    if word is None:
+        return {"detected_word_letter": None, "target_lettr_prob": 0.0}
+    return {"detected_word_letter": "", "maxarg_word": "", "target_word_prob": 0.0}

@@ -26,6 +26,7 @@ from .._errors import StartupError
 from .._graph import Graph, build_graph
 from .._host import PluginHost
 from .._kinds import Kind
+from .._override_notes import one_node_overrides
 from .._pipeline import plan_pipeline
 from .connections import Sessions
 from .driver import SessionServices
@@ -110,6 +111,8 @@ class Service:
         # Validate the file first (a missing pipeline or model file fails here, before the
         # health app starts); the models then load with /ready answering 503.
         plan = plan_pipeline(s.pipeline, self.host.registry, overrides=self.overrides)
+        for note in one_node_overrides(plan, self.overrides):
+            log.warning(note)
         if s.health_port >= 0 and not self._shared_health_port:
             router = Router(self.state, metrics=True, static=None)
             self._health, self.health_port = await start_health_app(router, s.host, s.health_port)

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._kinds import Control
+from .fieldapp import ack_app_fields
 from .limits import Budget
 from .limits import RateLimiter as RateLimiter  # where it was
 from .protocol import ClientId, Edit, Frame, MessageParser, ProtocolError, error_payload
@@ -372,7 +373,7 @@ def _ack(control: Control) -> Send:
     ack: dict[str, Any] = {"ack": "reset", "target": control.target}
     if control.word is not None:
         ack["word"] = control.word
-    return Send(ack)
+    return Send({**ack, **ack_app_fields(control.word)})
 
 
 def _refused(budget: Budget, policy: SessionPolicy, now: float, answer: str | None) -> list[Action]:

@@ -80,3 +80,24 @@ def test_loadtest_help_shows_every_default(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for default in ("(default: 4)", "(default: 15.0)", "(default: 30.0)", "(default: 2.0)"):
         assert default in text
+
+
+def _graph_stderr(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "signify_graph.cli", "graph", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def test_a_set_that_changes_one_of_two_views_says_so_and_names_the_other():
+    """symmetric.yaml runs stage ``hands`` twice; ``--set hands.…`` reaches one view only."""
+    noted = _graph_stderr("symmetric", "--set", "hands.model=0")
+    assert "changes node 'hands' only; 'hands_flipped' also runs stage 'hands'" in noted
+    assert "--set hands_flipped.model=" in noted
+    both = _graph_stderr("symmetric", "--set", "hands.model=0", "--set", "hands_flipped.model=0")
+    assert "note:" not in both
+    assert "note:" not in _graph_stderr("default", "--set", "hands.model=0")

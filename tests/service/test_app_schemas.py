@@ -85,7 +85,14 @@ def test_a_bad_word_is_a_documented_error_that_harms_neither_its_session_nor_ano
 
     ack, error, spelling, lettering = asyncio.run(scenario())
     check("server-ack.json", ack)
-    assert ack == {"ack": "reset", "target": None, "word": "BAD"}
+    assert ack == {
+        "ack": "reset",
+        "target": None,
+        "word": "BAD",
+        "detected_word_letter": "",
+        "maxarg_word": "",
+        "target_word_prob": 0.0,
+    }
     check("server-error.json", error)
     assert error["error"]["code"] == "bad_word" and error["id"] == 7
     check("server-reply.json", spelling)

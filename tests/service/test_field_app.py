@@ -96,6 +96,7 @@ def test_the_app_sees_the_photos_letter_and_its_target_probability(app_client, p
 
     summary = asyncio.run(scenario())
     assert summary["ok"] and summary["exit"] == 0, summary
+    assert summary["undefinedShown"] == 0, summary  # the ack carries the app's field too
 
 
 def test_the_app_client_does_not_report_a_target_the_photo_does_not_show(app_client):
@@ -157,8 +158,16 @@ def test_the_app_spells_its_target_word_from_real_photos_and_sees_it_complete_on
     assert summary["ok"] and summary["exit"] == 0, {k: v for k, v in summary.items() if k != "kept"}
     assert summary["last"] == {"shown": WORD, "prob": 1.0}
     assert summary["completions"] == 1 and summary["completeProb"] > 0.5
+    assert summary["undefinedShown"] == 0
     kept = summary["kept"]
-    assert kept[0] == {"ack": "reset", "target": None, "word": WORD}
+    assert kept[0] == {
+        "ack": "reset",
+        "target": None,
+        "word": WORD,
+        "detected_word_letter": "",
+        "maxarg_word": "",
+        "target_word_prob": 0.0,
+    }
     for message in kept:
         check_server_message(message)
     replies = [m for m in kept if "ack" not in m]

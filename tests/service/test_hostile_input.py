@@ -143,6 +143,11 @@ def test_a_legacy_frame_changing_the_target_is_acknowledged_before_its_reply():
             return [first, second, third]
 
     first, second, third = asyncio.run(scenario())
-    assert first == {"ack": "reset", "target": "C"}
+    assert first == {
+        "ack": "reset",
+        "target": "C",
+        "detected_word_letter": None,
+        "target_lettr_prob": 0.0,
+    }
     assert "letter" in second and second["target"] == "C"
     assert "letter" in third and "ack" not in third

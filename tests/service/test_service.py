@@ -78,7 +78,12 @@ def test_reset_and_target_in_one_session_do_not_touch_the_other(letter_photo):
                 await second.send(jpeg)
                 await next_reply(second)
             await first.send(json.dumps({"type": "reset", "target": "C"}))
-            assert await receive_json(first) == {"ack": "reset", "target": "C"}
+            assert await receive_json(first) == {
+                "ack": "reset",
+                "target": "C",
+                "detected_word_letter": None,
+                "target_lettr_prob": 0.0,
+            }
             await first.send(jpeg)
             after_reset = await next_reply(first)
             await second.send(jpeg)
@@ -100,7 +105,12 @@ def test_legacy_null_blob_resets_with_new_target_without_a_fake_letter(letter_ph
             ack = await receive_json(ws)
             await ws.send(jpeg)
             reply = await next_reply(ws)
-        assert ack == {"ack": "reset", "target": "A"}
+        assert ack == {
+            "ack": "reset",
+            "target": "A",
+            "detected_word_letter": None,
+            "target_lettr_prob": 0.0,
+        }
         assert reply["target"] == "A" and reply["frames"] == 1
 
     run(scenario)

@@ -149,7 +149,12 @@ def test_frames_get_strictly_later_engine_timestamps_from_their_arrival():
 # -- resets act at once ------------------------------------------------------------------
 def test_a_reset_on_an_idle_session_is_applied_at_once_and_acknowledged():
     s = session()
-    assert s.send(RESET) == [ApplyReset(Control("B")), Send({"ack": "reset", "target": "B"})]
+    assert s.send(RESET) == [
+        ApplyReset(Control("B")),
+        Send(
+            {"ack": "reset", "target": "B", "detected_word_letter": None, "target_lettr_prob": 0.0}
+        ),
+    ]
 
 
 def test_a_reset_drops_the_waiting_frame_and_discards_the_running_frames_reply():
@@ -158,7 +163,9 @@ def test_a_reset_drops_the_waiting_frame_and_discards_the_running_frames_reply()
     s.send(frame(2))
     actions = s.send(RESET)
     assert dropped(actions) == ["reset"]
-    assert sent(actions) == [{"ack": "reset", "target": "B"}]
+    assert sent(actions) == [
+        {"ack": "reset", "target": "B", "detected_word_letter": None, "target_lettr_prob": 0.0}
+    ]
     assert not any(isinstance(a, ApplyReset) for a in actions)  # never while a frame runs
     now = s.clock()
     assert s.core.frame_finished({"letter": "A"}, None, now) == [Drop("reset")]
@@ -181,7 +188,9 @@ def test_an_old_style_message_changing_the_target_resets_and_acks_before_its_fra
     message = json.dumps({"jpeg_blob": "AAAA", "new_word_letter": "c"})
     actions = s.send(message)
     assert actions[0] == ApplyReset(Control("C")) and started(actions) == [None]
-    assert sent(actions) == [{"ack": "reset", "target": "C"}]
+    assert sent(actions) == [
+        {"ack": "reset", "target": "C", "detected_word_letter": None, "target_lettr_prob": 0.0}
+    ]
     assert sent(s.send(message)) == []  # the same letter again: no reset, no ack
 
 
@@ -198,7 +207,9 @@ def test_a_reset_sent_while_the_session_opens_is_acknowledged_and_applied_on_ope
     s = session(opened=False)
     s.send(frame(1))
     actions = s.send(RESET)
-    assert dropped(actions) == ["reset"] and sent(actions) == [{"ack": "reset", "target": "B"}]
+    assert dropped(actions) == ["reset"] and sent(actions) == [
+        {"ack": "reset", "target": "B", "detected_word_letter": None, "target_lettr_prob": 0.0}
+    ]
     s.send(frame(2))
     opened = s.core.opened(s.clock())
     assert opened[0] == ApplyReset(Control("B")) and started(opened[1:]) == [2]
@@ -242,7 +253,9 @@ def test_with_flood_factor_0_a_flooding_client_is_only_refused():
     answers = [s.send(RESET, after=0.0) for _ in range(400)]
     assert sum(dropped(a).count("rate_limited") for a in answers) == 398
     assert not any(isinstance(a, Close) for x in answers for a in x)
-    assert sent(s.send(RESET, after=1.0)) == [{"ack": "reset", "target": "B"}]
+    assert sent(s.send(RESET, after=1.0)) == [
+        {"ack": "reset", "target": "B", "detected_word_letter": None, "target_lettr_prob": 0.0}
+    ]
 
 
 def test_the_token_bucket_refills_at_its_rate_up_to_its_burst():

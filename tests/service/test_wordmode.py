@@ -203,7 +203,16 @@ def test_new_word_resets_the_session_and_is_acknowledged_with_the_word() -> None
     s = word_session()
     actions = s.send(legacy(None, new_word="cab"))
     assert actions[0] == ApplyReset(Control(None, "CAB"))
-    assert sent(actions) == [{"ack": "reset", "target": None, "word": "CAB"}]
+    assert sent(actions) == [
+        {
+            "ack": "reset",
+            "target": None,
+            "word": "CAB",
+            "detected_word_letter": "",
+            "maxarg_word": "",
+            "target_word_prob": 0.0,
+        }
+    ]
 
 
 def test_replies_spell_the_word_until_a_letter_target_ends_word_mode() -> None:
@@ -217,7 +226,9 @@ def test_replies_spell_the_word_until_a_letter_target_ends_word_mode() -> None:
         complete.append(payload["word_complete"])
     assert complete == [False, False, True, False]
     actions = s.send(legacy(new_word_letter="B", id=5))  # letter mode, with this frame
-    assert sent(actions) == [{"ack": "reset", "target": "B"}] and started(actions) == [5]
+    assert sent(actions) == [
+        {"ack": "reset", "target": "B", "detected_word_letter": None, "target_lettr_prob": 0.0}
+    ] and started(actions) == [5]
     (payload,) = sent(s.finish(reply("", "B", 0.8)))
     assert payload["detected_word_letter"] == "B" and payload["target_lettr_prob"] == 0.8
     assert "maxarg_word" not in payload and "target_word_prob" not in payload
