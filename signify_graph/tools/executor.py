@@ -149,7 +149,11 @@ class DaskPool:
 
         name = f"signify-eval-{uuid.uuid4().hex}"
         plan = replace(graph.plan, base_dir=graph.plan.base_dir.resolve())
-        self.client.register_plugin(GraphPlugin(plan), name=name)
+        try:
+            self.client.register_plugin(GraphPlugin(plan), name=name)
+        except Exception as exc:  # a worker without signify-graph, or of another version
+            message = f"the workers of {self.where} cannot take the pipeline: {exc!r}"
+            raise SignifyError(message) from None
         pending: dict[Any, tuple[int, list[Item]]] = {}
         done: dict[int, list[Scored]] = {}
         progress = Progress(total, f"eval on {self.where}")

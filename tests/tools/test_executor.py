@@ -22,9 +22,10 @@ import psutil
 import pytest
 from distributed import LocalCluster
 
+from signify_graph._cores import cpu_cores
 from signify_graph.cli import build_parser
 from signify_graph.tools import executor
-from signify_graph.tools.executor import KEEP_MALLOC, ExecutorSpec
+from signify_graph.tools.executor import KEEP_MALLOC, ExecutorSpec, open_executor
 
 from ..stages.conftest import PHOTOS, PIPELINES, REPO
 from .test_eval import check_consistent, run_cli
@@ -95,24 +96,44 @@ def test_two_dask_workers_give_the_serial_reports_of_a_landmark_file_and_its_com
     assert without_latency(distributed) == without_latency(serial)
 
 
-def test_executor_dask_runs_a_local_cluster_and_leaves_no_process_behind(
-    classifier: Path,
-) -> None:
+def malloc_setting() -> str | None:
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+def test_executor_dask_starts_a_worker_per_core_without_the_malloc_setting_and_ends_them() -> None:
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    argv = (str(PIPELINES / "landmarks.yaml"), "--data", str(LANDMARKS))
-    distributed = report_of(*argv, "--executor", "dask")
-    assert without_latency(distributed) == without_latency(report_of(*argv))
+    with open_executor(ExecutorSpec("dask")) as pool:
+        assert pool is not None
+        workers = pool.client.scheduler_info(n_workers=-1)["workers"].values()
+        assert [w["nthreads"] for w in workers] == [1] * cpu_cores()
+        assert set(pool.client.run(malloc_setting).values()) == {None}
     left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     assert psutil.wait_procs(left, timeout=30)[1] == []
 
 
-def test_progress_is_shown_as_chunks_complete_on_a_terminal(classifier: Path) -> None:
-    """On a terminal (a pty here) the bar counts the samples the workers have finished."""
+def test_the_shipped_worker_configuration_leaves_the_malloc_setting_out() -> None:
+    """``DASK_CONFIG=deploy/dask dask worker ...``, as the README says, for remote workers."""
+    code = "import dask, distributed; print(dask.config.get('distributed.nanny.pre-spawn-environ'))"
+    shown = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "DASK_CONFIG": str(REPO / "deploy" / "dask")},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "'MALLOC_TRIM_THRESHOLD_': None" in shown
+
+
+def test_executor_dask_from_the_command_line_reports_as_serial_with_progress_on_a_terminal(
+    classifier: Path,
+) -> None:
+    """The real command, its stderr a terminal (a pty): the bar counts the samples the workers
+    have finished, and the JSON on stdout is the serial run's."""
     primary, secondary = pty.openpty()
     command = [sys.executable, "-m", "signify_graph.cli", "eval", str(PIPELINES / "landmarks.yaml")]
     try:
         done = subprocess.run(
-            [*command, "--data", str(LANDMARKS), "--executor", "dask"],
+            [*command, "--data", str(LANDMARKS), "--json", "--executor", "dask"],
             stdout=subprocess.PIPE,
             stderr=secondary,
             timeout=300,
@@ -134,7 +155,8 @@ def test_progress_is_shown_as_chunks_complete_on_a_terminal(classifier: Path) ->
     assert done.returncode == 0, shown
     text = shown.decode(errors="replace")
     assert "eval on a local Dask cluster" in text and "134/134" in text
-    assert done.stdout.decode().startswith("pipeline 'landmarks' on ")
+    serial = report_of(str(PIPELINES / "landmarks.yaml"), "--data", str(LANDMARKS))
+    assert without_latency(json.loads(done.stdout)) == without_latency(serial)
 
 
 def test_a_scheduler_that_does_not_answer_is_one_line_and_a_failure(
