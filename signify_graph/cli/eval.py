@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._graph import Graph
 from .._host import PluginHost
 from .common import Subparsers, add_set, check_output, load
+
+if TYPE_CHECKING:
+    from ..tools.executor import DaskPool, ExecutorSpec
 
 
 def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
@@ -46,19 +50,41 @@ def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
         metavar="FILE",
         help="letter spans or text for a video or sequence (default: X.labels.json beside it)",
     )
+    p.add_argument(
+        "--executor",
+        type=_executor,
+        default="serial",
+        metavar="serial|dask[=ADDRESS]",
+        help="where samples run: here (default), a local Dask cluster of one worker per core "
+        "(dask), or the workers of a Dask scheduler (dask=tcp://HOST:8786)",
+    )
     return add_set(p)
 
 
-def _evaluate_one(args: argparse.Namespace, host: PluginHost, pipeline: str) -> dict[str, Any]:
+def _executor(text: str) -> ExecutorSpec:
+    from ..tools.executor import parse_executor
+
+    try:
+        return parse_executor(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _evaluate_one(
+    args: argparse.Namespace, host: PluginHost, pipeline: str, pool: DaskPool | None = None
+) -> dict[str, Any]:
     from ..tools.eval import evaluate
-    from ..tools.inputs import VIDEO_SUFFIXES
+    from ..tools.inputs import VIDEO_SUFFIXES, count
     from ..tools.sequences import evaluate_sequence
 
     graph = load(pipeline, host, args.overrides, args.data)
     try:
         if args.data.suffix.lower() in VIDEO_SUFFIXES:
             return evaluate_sequence(graph, args.data, args.labels)
-        return evaluate(graph, args.data, args.frames, mirror=args.mirror)
+        runner = None
+        if pool is not None:
+            runner = pool.runner(graph, args.frames, args.mirror, count(args.data))
+        return evaluate(graph, args.data, args.frames, mirror=args.mirror, runner=runner)
     finally:
         graph.close()
 
@@ -110,7 +136,8 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
         write_confusion_png,
         write_latency_png,
     )
-    from ..tools.inputs import check_input
+    from ..tools.executor import ExecutorSpec, open_executor
+    from ..tools.inputs import VIDEO_SUFFIXES, check_input
     from ..tools.sequences import format_sequence
     from ..tools.spelling import spelling_data
 
@@ -119,9 +146,14 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
     if args.data.exists() and (sequences := spelling_data(args.data, args.labels)):
         return _run_spelling(args, host, sequences)
     check_input(args.data)
-    reports = [_evaluate_one(args, host, args.pipeline)]
-    if args.compare:
-        reports.append(_evaluate_one(args, host, args.compare))
+    executor: ExecutorSpec = args.executor
+    if executor.kind != "serial" and args.data.suffix.lower() in VIDEO_SUFFIXES:
+        print(f"note: a video is one session; --executor {executor} runs it here", file=sys.stderr)
+        executor = ExecutorSpec()
+    with open_executor(executor) as pool:
+        reports = [_evaluate_one(args, host, args.pipeline, pool)]
+        if args.compare:
+            reports.append(_evaluate_one(args, host, args.compare, pool))
     if args.confusion_png and "confusion" in reports[0]:
         write_confusion_png(reports[0], args.confusion_png)
     if args.latency_png:

@@ -18,6 +18,7 @@ and are listed, so a model missing a letter cannot look better than it is.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,25 +72,64 @@ def _mirrored(payload: Any) -> Any:
     return png.tobytes() if ok else payload
 
 
-def evaluate(graph: Graph, data: Path, frames: int, *, mirror: bool = False) -> dict[str, Any]:
+@dataclass(slots=True)
+class Scored:
+    """One sample's result: what the report is built from, wherever the sample ran."""
+
+    outcome: Outcome
+    #: Stage times (ns) of each of its frames.
+    timings: list[list[int]]
+    #: The model's labels, as its probabilities name them (empty when there were none).
+    labels: tuple[str, ...]
+
+
+def score(graph: Graph, index: int, item: _inputs.Item, frames: int, mirror: bool) -> Scored:
+    """One labelled sample through ``graph`` in a session of its own (``eval-INDEX``)."""
+    payload = _mirrored(item.payload) if mirror else item.payload
+    timings: list[list[int]] = []
+    probabilities, error = _predict(graph, index, payload, frames, timings)
+    predicted: str | None = None
+    labels: tuple[str, ...] = ()
+    if probabilities is not None:
+        predicted, labels = probabilities.top()[0], probabilities.labels
+    return Scored(Outcome(str(item.label).upper(), predicted, error), timings, labels)
+
+
+#: Scores the samples it is given, in their order: :func:`evaluate` runs them here, one after
+#: the other, unless handed another (``--executor dask``: :mod:`.executor`).
+Runner = Callable[[Iterator[_inputs.Item]], Iterator[Scored]]
+
+
+def _labelled(items: Iterator[_inputs.Item]) -> Iterator[_inputs.Item]:
+    for item in items:
+        if item.label is None:
+            raise SignifyError(f"{item.source}: no letter; put photos in <LETTER>/ folders")
+        yield item
+
+
+def evaluate(
+    graph: Graph, data: Path, frames: int, *, mirror: bool = False, runner: Runner | None = None
+) -> dict[str, Any]:
     """Every sample of ``data`` through ``graph``; the report as JSON-ready data."""
     graph.last_slot(Kind.PROBABILITIES)  # refuse a pipeline without predictions up front
     if frames < 1:
         raise SignifyError("--frames must be at least 1")
     if not (data.is_dir() or data.suffix == ".npz"):  # videos go to .sequences
         raise SignifyError(f"{data}: expected a folder of <LETTER>/ photos or a landmark .npz")
+    items = _labelled(_inputs.read(data, graph.input_kind))
+    if runner is None:
+        scored: Iterator[Scored] = (
+            score(graph, index, item, frames, mirror) for index, item in enumerate(items)
+        )
+    else:
+        scored = runner(items)
     outcomes: list[Outcome] = []
     timings: list[list[int]] = []
     labels: tuple[str, ...] = ()  # the model's, as its probabilities name them
-    for index, item in enumerate(_inputs.read(data, graph.input_kind)):
-        if item.label is None:
-            raise SignifyError(f"{item.source}: no letter; put photos in <LETTER>/ folders")
-        payload = _mirrored(item.payload) if mirror else item.payload
-        probabilities, error = _predict(graph, index, payload, frames, timings)
-        predicted = None
-        if probabilities is not None:
-            predicted, labels = probabilities.top()[0], probabilities.labels
-        outcomes.append(Outcome(item.label.upper(), predicted, error))
+    for sample in scored:
+        outcomes.append(sample.outcome)
+        timings += sample.timings
+        labels = sample.labels or labels
     if not outcomes:
         raise SignifyError(f"{data}: no samples found")
     return _report(graph, data, frames, outcomes, timings, labels)
