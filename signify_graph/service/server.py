@@ -104,6 +104,8 @@ class Service:
         self._trim_task: asyncio.Task[None] | None = None
         self.ws_port = 0
         self.health_port = 0
+        #: Set by a second SIGTERM: close the sessions now, whatever the drain delay.
+        self.hurry = asyncio.Event()
 
     @property
     def _shared_health_port(self) -> bool:
@@ -219,16 +221,22 @@ class Service:
         if delay <= 0 or self._ws is None:
             return
         log.info("not ready; closing sessions in %.0f s (SIGNIFY_DRAIN_DELAY)", delay)
-        end = asyncio.get_running_loop().time() + delay
-        while self.state.sessions > 0 and asyncio.get_running_loop().time() < end:
-            await asyncio.sleep(0.05)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + delay
+        while self.state.sessions > 0 and not self.hurry.is_set() and loop.time() < end:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.hurry.wait(), 0.1)
 
     async def run(self, ready: Callable[[], None] | None = None) -> None:
         """Serve until SIGTERM or SIGINT, then drain; ``ready`` is called once listening."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def signalled() -> None:  # a second signal cuts SIGNIFY_DRAIN_DELAY short
+            (self.hurry if stop.is_set() else stop).set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, signalled)
         await self.start()
         if ready is not None:
             ready()

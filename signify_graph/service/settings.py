@@ -121,7 +121,8 @@ class ServiceSettings(BaseModel):
     drain_delay: float = Field(0.0, ge=0, le=600, validation_alias="SIGNIFY_DRAIN_DELAY")
     """After SIGTERM, how long ``/ready`` answers 503 (and new sessions are refused) before
     the open sessions are closed: time for a load balancer's health checks, or Kubernetes'
-    endpoints, to take the server out of rotation. It ends early once no session is open."""
+    endpoints, to take the server out of rotation. It ends early once no session is open, or
+    at a second SIGTERM."""
     record_dir: Path | None = Field(None, validation_alias="SIGNIFY_RECORD_DIR")
     """Record every session's inbound messages here (off when unset)."""
     memory_trim_interval: float = Field(

@@ -21,7 +21,6 @@ from .processes import (
     get,
     metric,
     serve,
-    until,
 )
 
 pytestmark = pytest.mark.slow
