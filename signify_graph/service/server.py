@@ -56,6 +56,19 @@ def _warm_up(graph: Graph) -> None:
                 raise StartupError(f"warm-up frame failed in {result.failed_node}: {result.error}")
 
 
+async def leave_rotation(state: ServiceState, delay: float, hurry: asyncio.Event) -> None:
+    """``SIGNIFY_DRAIN_DELAY``: not ready, sessions still served, until a load balancer has
+    stopped sending clients here, no session is left to keep, or ``hurry`` is set."""
+    if delay <= 0 or state.sessions == 0:
+        return
+    log.info("not ready; closing sessions in %.0f s (SIGNIFY_DRAIN_DELAY)", delay)
+    loop = asyncio.get_running_loop()
+    end = loop.time() + delay
+    while state.sessions > 0 and not hurry.is_set() and loop.time() < end:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hurry.wait(), 0.1)
+
+
 class Service:
     """One running service. ``await start()``, then ``await drain()`` (or ``run()`` for both)."""
 
@@ -192,7 +205,8 @@ class Service:
         even receive its 1001) are aborted, and their sessions get a moment to close their
         stages before the threads those closes run on are shut down."""
         self.state.phase = "draining"
-        await self._hold_while_leaving_rotation()
+        if self._ws is not None:
+            await leave_rotation(self.state, self.settings.drain_delay, self.hurry)
         if self._ws is not None:
             self._ws.close(close_connections=True)
             try:
@@ -213,19 +227,6 @@ class Service:
             self.graph.close()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.closer.shutdown(wait=False)
-
-    async def _hold_while_leaving_rotation(self) -> None:
-        """``SIGNIFY_DRAIN_DELAY``: not ready, sessions still served, until a load balancer
-        has stopped sending clients here, or no session is left to keep."""
-        delay = self.settings.drain_delay
-        if delay <= 0 or self._ws is None:
-            return
-        log.info("not ready; closing sessions in %.0f s (SIGNIFY_DRAIN_DELAY)", delay)
-        loop = asyncio.get_running_loop()
-        end = loop.time() + delay
-        while self.state.sessions > 0 and not self.hurry.is_set() and loop.time() < end:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.hurry.wait(), 0.1)
 
     async def run(self, ready: Callable[[], None] | None = None) -> None:
         """Serve until SIGTERM or SIGINT, then drain; ``ready`` is called once listening."""

@@ -7,6 +7,7 @@ import asyncio
 import os
 import re
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,3 +140,17 @@ def test_a_model_that_does_not_load_stops_the_supervisor_with_one_line(tmp_path:
     lines = [line for line in running.lines if line.strip()]
     assert code != 0 and len(lines) == 1, lines
     assert "cannot load ONNX model" in lines[0]
+
+
+def test_an_invalid_pipeline_stops_the_supervisor_before_any_worker_starts(tmp_path: Path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\nnodes:\n  - id: decode\n    stage: decod\n")
+    running = Running(
+        [sys.executable, "-m", "signify_graph.cli", "serve", str(broken), "--workers", "2"],
+        {"PORT": "0", "HEALTH_PORT": "-1", "WEBSOCKET_HOST": "127.0.0.1"},
+    )
+    code = running.process.wait(timeout=60)
+    running.stop()
+    lines = [line for line in running.lines if line.strip()]
+    assert code != 0 and len(lines) == 1, lines
+    assert "did you mean 'decode'" in lines[0]
