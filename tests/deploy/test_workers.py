@@ -19,6 +19,7 @@ from .processes import (
     WORKER_READY,
     Running,
     answered_clients,
+    free_port,
     get,
     metric,
     serve,
@@ -154,3 +155,26 @@ def test_an_invalid_pipeline_stops_the_supervisor_before_any_worker_starts(tmp_p
     lines = [line for line in running.lines if line.strip()]
     assert code != 0 and len(lines) == 1, lines
     assert "did you mean 'decode'" in lines[0]
+
+
+def test_with_one_port_for_all_any_worker_answers_metrics_of_every_worker():
+    """Railway's one port (PORT = HEALTH_PORT): /metrics there, from whichever worker the
+    request reaches, holds every worker's sessions."""
+    port = free_port()
+    running = serve("--workers", "2", env={"PORT": str(port), "HEALTH_PORT": str(port)})
+    try:
+        running.wait_for(LISTENING)
+
+        async def scenario() -> list[dict[str, float]]:
+            clients = await answered_clients(port, CLIENTS)
+            try:
+                scrapes = [get(port, "/metrics")[1] for _ in range(4)]
+                return [metric(text, "signify_worker_sessions") for text in scrapes]
+            finally:
+                await asyncio.gather(*(ws.close() for ws in clients))
+
+        scrapes = asyncio.run(scenario())
+    finally:
+        running.stop()
+    for by_pid in scrapes:
+        assert len(by_pid) == 2 and sum(by_pid.values()) == CLIENTS, by_pid
