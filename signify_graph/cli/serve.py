@@ -58,7 +58,6 @@ def _worker_command(args: argparse.Namespace, pipeline: str) -> list[str]:
 
 def run(args: argparse.Namespace, host: PluginHost) -> int:
     from ..service.logs import configure_logging
-    from ..service.server import Service
     from ..service.settings import load_settings
 
     settings = load_settings(
@@ -71,6 +70,7 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
     )
     configure_logging(settings.log_level, settings.log_format)
     if args.worker_id is not None:
+        from ..service.server import Service
         from ..service.supervisor import follow_parent, say_ready
 
         follow_parent()
@@ -78,6 +78,8 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
         asyncio.run(service.run(ready=say_ready))
         return 0
     if settings.process_count == 1:
+        from ..service.server import Service
+
         service = Service(settings, host, args.overrides)
         asyncio.run(service.run())
         return 0
@@ -85,7 +87,8 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
     from ..service.supervisor import Supervisor
 
     # A pipeline file or a --set that is wrong fails here, before any worker starts; a model
-    # that does not load fails in worker 0, which starts alone (see Supervisor).
+    # that does not load fails in worker 0, which starts alone (see Supervisor). Nothing here
+    # imports the server: the supervisor has no use for it, and a failing start is quicker.
     plan_pipeline(settings.pipeline, host.registry, overrides=args.overrides)
     command = _worker_command(args, settings.pipeline)
     return asyncio.run(Supervisor(settings, command, settings.process_count).run())

@@ -32,15 +32,17 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from prometheus_client.multiprocess import mark_process_dead
 
 from .._cores import SHARE_VARIABLE, core_share, cpu_cores
 from .._errors import StartupError
 from .fleet import Fleet, WorkerState
-from .http import Router, start_health_app
 from .settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger("signify_graph.supervisor")
 #: A worker that ran this long before it died is restarted at once, not after a backoff.
@@ -192,12 +194,14 @@ class Supervisor:
         s = self.settings
         self._sock = reserve_port(s.host, s.port)
         self.port = self._sock.getsockname()[1]
+        first = self._workers[0]
+        await self._spawn(first)  # first: the health app's imports can wait, a failure cannot
         health_port = 0
         if s.health_port >= 0 and not self._shared_health_port:
+            from .http import Router, start_health_app
+
             router = Router(self.fleet, metrics=True, static=None)
             self._health, health_port = await start_health_app(router, s.host, s.health_port)
-        first = self._workers[0]
-        await self._spawn(first)
         assert first.process is not None
         await self._until(first.process.wait(), first.ready.wait())
         code = first.process.returncode
