@@ -97,5 +97,7 @@ EXPOSE 8765
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; port = os.environ.get('PORT') or os.environ.get('WEBSOCKET_PORT') or '8765'; u.urlopen(f'http://127.0.0.1:{port}/health', timeout=4)"]
 STOPSIGNAL SIGTERM
-# Exec form: the server is PID 1 and gets SIGTERM itself (it drains sessions, then exits 0).
+# Exec form: the server is PID 1 and gets SIGTERM itself (it drains sessions, then exits 0;
+# with several workers, one per core of the container's CPU quota, PID 1 is their supervisor
+# and passes SIGTERM on to every worker).
 CMD ["signify-graph", "serve"]

@@ -56,6 +56,7 @@ def server(
     """``signify-graph serve`` of ``pipeline``, every frame answered, until exit."""
     path = f"{code}:{code}/plugins" if code else os.environ.get("PYTHONPATH", "")
     settings = {"PORT": str(PORT), "HEALTH_PORT": str(HEALTH), "WEBSOCKET_HOST": "127.0.0.1"}
+    settings["SIGNIFY_PROCESSES"] = "1"  # one process, whose RSS and limits are measured
     full_env = {**os.environ, "PYTHONPATH": path, **settings, **env}
     command = [sys.executable, "-P", "-m", "signify_graph.cli", "serve"]
     command += [pipeline, "--set", "emit.min_interval_ms=0", "--set", "emit.heartbeat_ms=1"]

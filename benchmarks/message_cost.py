@@ -70,6 +70,8 @@ def one_round(source: Path, clients: int) -> dict[str, float]:
         "SIGNIFY_MAX_SESSIONS": "1000",
         "SIGNIFY_RATE_LIMIT": "100",
         "SIGNIFY_RATE_BURST": "50",
+        # One process: its CPU is the server's (workers would leave the supervisor's here).
+        "SIGNIFY_PROCESSES": "1",
     }
     # -P: without it ``-m`` puts the working directory (this checkout) first on sys.path, ahead
     # of PYTHONPATH, and the "baseline" would run this checkout's engine.

@@ -7,6 +7,10 @@ import math
 import os
 from pathlib import Path
 
+#: Set by ``serve --workers`` for each worker process: its share of the cores. N workers on
+#: C cores each size their threads, fair share and landmarker openings for C/N, not C.
+SHARE_VARIABLE = "SIGNIFY_CORE_SHARE"
+
 
 def cpu_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
     """Cores this process may use: its CPU set, capped by a container's CPU quota.
@@ -22,7 +26,15 @@ def cpu_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
     quota = _cpu_quota(cgroup)
     if quota is not None:
         cores = min(cores, math.ceil(quota))
+    share = os.environ.get(SHARE_VARIABLE, "")
+    if share.isdigit() and int(share) > 0:
+        cores = min(cores, int(share))
     return max(1, cores)
+
+
+def core_share(cores: int, processes: int) -> int:
+    """The cores each of ``processes`` workers counts on (at least one)."""
+    return max(1, cores // max(1, processes))
 
 
 def _cpu_quota(cgroup: Path) -> float | None:

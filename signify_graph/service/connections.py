@@ -159,7 +159,7 @@ class Sessions:
 
     def _count(self, change: int) -> None:
         self._state.sessions += change
-        self._state.metrics.sessions.inc(change)
+        self._state.metrics.count_sessions(change)
 
     def _release(self, peer: Peer) -> None:
         """The connection is gone: the session no longer counts, whatever it still closes."""

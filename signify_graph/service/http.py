@@ -27,7 +27,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from .._errors import StartupError
-from .observe import ServiceState
+from .observe import Observable, ServiceState
 from .protocol import error_payload
 from .settings import ServiceSettings
 
@@ -87,7 +87,7 @@ class Router:
     A ``public`` port's ``/health`` shows file names, not absolute paths."""
 
     def __init__(
-        self, state: ServiceState, *, metrics: bool, static: Path | None, public: bool = False
+        self, state: Observable, *, metrics: bool, static: Path | None, public: bool = False
     ) -> None:
         self.state = state
         self.metrics = metrics
@@ -105,7 +105,7 @@ class Router:
             status, body = self.state.readiness()
             return HttpResponse.json(status, body)
         if path == "/metrics" and self.metrics:
-            return HttpResponse(200, self.state.metrics.exposition(), METRICS_TYPE)
+            return HttpResponse(200, self.state.exposition(), METRICS_TYPE)
         file = self._file(path)
         if file is not None:
             content_type = _CONTENT_TYPES.get(file.suffix, "text/plain")

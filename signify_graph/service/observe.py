@@ -2,15 +2,24 @@
 
 Both ports answer them through one router (:mod:`.http`), reading the same
 :class:`ServiceState`, so they cannot disagree.
+
+With ``serve --workers N`` every worker process writes its metrics to files in
+``PROMETHEUS_MULTIPROC_DIR`` (a folder the supervisor makes; prometheus_client's multiprocess
+mode), and a scrape of any of them, or of the supervisor's ``HEALTH_PORT``, reads every
+worker's: counters and histograms summed, ``signify_sessions`` the sum over live workers,
+``signify_worker_sessions`` and ``signify_process_threads`` one series per worker (``pid``).
+The process collector (``process_cpu_seconds``…) is per process and left out there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from .._graph import Graph
@@ -32,14 +41,49 @@ def _os_threads() -> float:
     return float("nan")
 
 
+def multiprocess_dir() -> str | None:
+    """The folder of multiprocess metrics, when this process is one of ``serve --workers``.
+    prometheus_client reads the variable when it is imported: it is set for a worker before
+    the worker starts, never changed in a running process."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def multiprocess_exposition(folder: str) -> bytes:
+    """The metrics of every process that wrote to ``folder``, aggregated."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
+
+
 class Metrics:
     """The service's Prometheus metrics, in a registry of its own (one per server)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        ProcessCollector(registry=self.registry)
+        self.folder = multiprocess_dir()
+        if self.folder is None:
+            ProcessCollector(registry=self.registry)
         r = self.registry
-        self.sessions = Gauge("signify_sessions", "Open WebSocket sessions", registry=r)
+        self.sessions = Gauge(
+            "signify_sessions", "Open WebSocket sessions", registry=r, multiprocess_mode="livesum"
+        )
+        self.max_sessions = Gauge(
+            "signify_max_sessions",
+            "Sessions the service takes (SIGNIFY_MAX_SESSIONS of each worker, summed)",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        #: Per worker, in multiprocess mode only (a single process has ``signify_sessions``).
+        self.worker_sessions = (
+            None
+            if self.folder is None
+            else Gauge(
+                "signify_worker_sessions",
+                "Open sessions of each worker process",
+                registry=r,
+                multiprocess_mode="liveall",
+            )
+        )
         self.connections_refused = Counter(
             "signify_connections_refused", "Handshakes refused", ["reason"], registry=r
         )
@@ -84,26 +128,58 @@ class Metrics:
             "signify_event_loop_lag_max_seconds",
             "Largest event-loop lag in the last interval",
             registry=r,
+            multiprocess_mode="livemax",
         )
 
         self.threads = Gauge(
-            "signify_process_threads", "OS threads of the process (native too)", registry=r
+            "signify_process_threads",
+            "OS threads of the process (native too)",
+            registry=r,
+            multiprocess_mode="liveall",
         )
-        self.threads.set_function(_os_threads)
+        if self.folder is None:
+            self.threads.set_function(_os_threads)
+        else:  # a function is not written to the files: set it now and then instead
+            self.threads.set(_os_threads())
+
+    def count_sessions(self, change: int) -> None:
+        self.sessions.inc(change)
+        if self.worker_sessions is not None:
+            self.worker_sessions.inc(change)
+
+    def refresh(self) -> None:
+        """Now and then: values a multiprocess scrape cannot compute when it happens."""
+        if self.folder is not None:
+            self.threads.set(_os_threads())
 
     def exposition(self) -> bytes:
+        if self.folder is not None:
+            return multiprocess_exposition(self.folder)
         return generate_latest(self.registry)
+
+
+class Observable(Protocol):
+    """What a port reporting health, readiness and metrics reads (:class:`.http.Router`):
+    a service's :class:`ServiceState`, or the supervisor of its workers."""
+
+    def health(self) -> dict[str, Any]: ...
+
+    def readiness(self) -> tuple[int, dict[str, Any]]: ...
+
+    def exposition(self) -> bytes: ...
 
 
 class ServiceState:
     """Whether the service is starting, ready or draining, and what it serves."""
 
-    def __init__(self) -> None:
+    def __init__(self, worker: int | None = None) -> None:
         self.phase = "starting"
         self.started = time.monotonic()
         self.graph: Graph | None = None
         self.sessions = 0
         self.metrics = Metrics()
+        #: Which of ``serve --workers`` this process is (``None``: the only one).
+        self.worker = worker
 
     @property
     def ready(self) -> bool:
@@ -127,12 +203,18 @@ class ServiceState:
             "uptime_s": round(time.monotonic() - self.started, 1),
             "sessions": self.sessions,
             **self.identity(),
+            **({} if self.worker is None else {"worker": self.worker, "pid": os.getpid()}),
         }
 
     def readiness(self) -> tuple[int, dict[str, Any]]:
         """``/ready``: 200 once the pipeline is validated, loaded and warmed; 503 otherwise."""
         body = {"ready": self.ready, "phase": self.phase, "service": SERVICE_NAME}
+        if self.worker is not None:
+            body["worker"] = self.worker
         return (200 if self.ready else 503), body
+
+    def exposition(self) -> bytes:
+        return self.metrics.exposition()
 
 
 async def watch_loop_lag(metrics: Metrics, interval: float = 0.1) -> None:
@@ -147,4 +229,5 @@ async def watch_loop_lag(metrics: Metrics, interval: float = 0.1) -> None:
         worst = max(worst, lag)
         if tick % 50 == 0:
             metrics.loop_lag_max.set(worst)
+            metrics.refresh()
             worst = 0.0

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -57,16 +57,35 @@ def _warm_up(graph: Graph) -> None:
                 raise StartupError(f"warm-up frame failed in {result.failed_node}: {result.error}")
 
 
+async def leave_rotation(state: ServiceState, delay: float, hurry: asyncio.Event) -> None:
+    """``SIGNIFY_DRAIN_DELAY``: not ready, sessions still served, until a load balancer has
+    stopped sending clients here, no session is left to keep, or ``hurry`` is set."""
+    if delay <= 0 or state.sessions == 0:
+        return
+    log.info("not ready; closing sessions in %.0f s (SIGNIFY_DRAIN_DELAY)", delay)
+    loop = asyncio.get_running_loop()
+    end = loop.time() + delay
+    while state.sessions > 0 and not hurry.is_set() and loop.time() < end:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hurry.wait(), 0.1)
+
+
 class Service:
     """One running service. ``await start()``, then ``await drain()`` (or ``run()`` for both)."""
 
     def __init__(
-        self, settings: ServiceSettings, host: PluginHost, overrides: Sequence[str] = ()
+        self,
+        settings: ServiceSettings,
+        host: PluginHost,
+        overrides: Sequence[str] = (),
+        *,
+        worker: int | None = None,
     ) -> None:
         self.settings = settings
         self.host = host
         self.overrides = list(overrides)
-        self.state = ServiceState()
+        #: One of ``serve --workers``: it shares its port with the others (SO_REUSEPORT).
+        self.state = ServiceState(worker)
         self.pool = ThreadPoolExecutor(settings.worker_count, thread_name_prefix="stage")
         # Closing a session's landmarkers is mostly waiting, now and then for 5 s: MediaPipe's
         # usage-statistics uploader holds closes that long (BENCHMARKS.md, "A storm of
@@ -99,6 +118,8 @@ class Service:
         self._trim_task: asyncio.Task[None] | None = None
         self.ws_port = 0
         self.health_port = 0
+        #: Set by a second SIGTERM: close the sessions now, whatever the drain delay.
+        self.hurry = asyncio.Event()
 
     @property
     def _shared_health_port(self) -> bool:
@@ -158,6 +179,7 @@ class Service:
                 write_limit=s.write_limit,
                 create_connection=guarded(s.write_timeout),
                 server_header="signify-graph",
+                reuse_port=self.state.worker is not None or None,
             )
         except OSError as exc:
             raise StartupError(f"cannot listen on {s.host}:{s.port}: {exc.strerror}") from exc
@@ -166,8 +188,12 @@ class Service:
         trim = malloc_trim() if s.memory_trim_interval > 0 else None
         if trim is not None:
             self._trim_task = asyncio.create_task(trim_every(s.memory_trim_interval, trim))
+        self.state.metrics.max_sessions.set(s.max_sessions)
         self.state.phase = "ready"
-        log.info("Server listening on ws://%s:%d", s.host, self.ws_port)
+        if self.state.worker is None:
+            log.info("Server listening on ws://%s:%d", s.host, self.ws_port)
+        else:  # the supervisor says "Server listening" once every worker does
+            log.info("Worker %d listening on ws://%s:%d", self.state.worker, s.host, self.ws_port)
         log.info("Health check endpoint available at http://%s:%d/health", s.host, self.ws_port)
 
     @property
@@ -182,6 +208,8 @@ class Service:
         even receive its 1001) are aborted, and their sessions get a moment to close their
         stages before the threads those closes run on are shut down."""
         self.state.phase = "draining"
+        if self._ws is not None:
+            await leave_rotation(self.state, self.settings.drain_delay, self.hurry)
         if self._ws is not None:
             self._ws.close(close_connections=True)
             try:
@@ -203,13 +231,19 @@ class Service:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.closer.shutdown(wait=False)
 
-    async def run(self) -> None:
-        """Serve until SIGTERM or SIGINT, then drain."""
+    async def run(self, ready: Callable[[], None] | None = None) -> None:
+        """Serve until SIGTERM or SIGINT, then drain; ``ready`` is called once listening."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def signalled() -> None:  # a second signal cuts SIGNIFY_DRAIN_DELAY short
+            (self.hurry if stop.is_set() else stop).set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, signalled)
         await self.start()
+        if ready is not None:
+            ready()
         await stop.wait()
         log.info("draining: %d session(s) open", self.state.sessions)
         await self.drain()

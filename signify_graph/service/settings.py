@@ -104,6 +104,10 @@ class ServiceSettings(BaseModel):
     """Threads running stage work; 0 = two per CPU core available (a container's CPU quota
     counts, see :func:`cpu_cores`). More threads than cores lets the OS share the cores between
     sessions instead of making a frame wait for a free thread behind a busy client."""
+    processes: int = Field(0, ge=0, le=256, validation_alias="SIGNIFY_PROCESSES")
+    """Worker processes sharing the WebSocket port (``serve --workers``); 0 = one per CPU core
+    available (a container's CPU quota counts). 1 is one process, as before there were
+    workers. Not ``SIGNIFY_WORKERS``: those are each process's stage threads."""
     frame_deadline_ms: int = Field(
         2000, ge=10, le=600_000, validation_alias="SIGNIFY_FRAME_DEADLINE_MS"
     )
@@ -114,6 +118,11 @@ class ServiceSettings(BaseModel):
     on another screen holds a landmarker and a place under ``SIGNIFY_MAX_SESSIONS``. 0 = never."""
     drain_timeout: float = Field(10.0, ge=0, le=600, validation_alias="SIGNIFY_DRAIN_TIMEOUT")
     """After SIGTERM, how long sessions get to finish before the process exits."""
+    drain_delay: float = Field(0.0, ge=0, le=600, validation_alias="SIGNIFY_DRAIN_DELAY")
+    """After SIGTERM, how long ``/ready`` answers 503 (and new sessions are refused) before
+    the open sessions are closed: time for a load balancer's health checks, or Kubernetes'
+    endpoints, to take the server out of rotation. It ends early once no session is open, or
+    at a second SIGTERM."""
     record_dir: Path | None = Field(None, validation_alias="SIGNIFY_RECORD_DIR")
     """Record every session's inbound messages here (off when unset)."""
     memory_trim_interval: float = Field(
@@ -134,6 +143,10 @@ class ServiceSettings(BaseModel):
     @property
     def worker_count(self) -> int:
         return self.workers or 2 * cpu_cores()
+
+    @property
+    def process_count(self) -> int:
+        return self.processes or cpu_cores()
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> ServiceSettings:

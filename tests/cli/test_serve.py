@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -145,3 +147,25 @@ def test_a_corrupt_model_fails_without_announcing_the_health_endpoint(tmp_path: 
     code, lines, _ = refuse("--set", f"classify.model={corrupt}", env={"HEALTH_PORT": "0"})
     assert code != 0 and len(lines) == 1, lines
     assert "cannot load ONNX model" in lines[0]
+
+
+def test_one_worker_is_the_one_process_of_old_with_no_supervisor():
+    process = serve("--workers", "1")
+    try:
+        port, _ = wait_for_port(process)
+        with connect(f"ws://127.0.0.1:{port}/", compression=None):
+            children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=30) as answer:
+                health = json.loads(answer.read())
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+        process.communicate()
+    assert children.split() == [] and "worker" not in health and health["sessions"] == 1
+
+
+def test_a_negative_worker_count_refuses_to_start_with_one_line():
+    code, lines, _ = refuse("--workers", "-1")
+    assert code != 0 and len(lines) == 1, lines
+    assert "SIGNIFY_PROCESSES" in lines[0]

@@ -12,7 +12,16 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from .conftest import client, next_reply, photo, receive_json, run, running_service
+from .conftest import (
+    EVERY_LANDMARK_FRAME,
+    REAL_LANDMARKS,
+    client,
+    next_reply,
+    photo,
+    receive_json,
+    run,
+    running_service,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -288,3 +297,34 @@ def test_a_client_over_the_rate_cap_is_told_and_keeps_its_connection(letter_phot
         assert reply["letter"] == letter
 
     run(scenario)
+
+
+def test_a_drain_delay_keeps_sessions_served_while_not_ready_until_a_second_signal():
+    """SIGNIFY_DRAIN_DELAY: /ready is 503 and newcomers are refused at once, the open session
+    is still answered, and it is closed with 1001 only when the delay is cut short."""
+    frame = json.dumps({"type": "landmarks", "landmarks": REAL_LANDMARKS})
+
+    async def scenario() -> tuple[int, dict[str, Any], int | None]:
+        async with (
+            running_service(
+                "pipelines/landmarks.yaml", EVERY_LANDMARK_FRAME, drain_delay=600
+            ) as service,
+            client(service) as ws,
+        ):
+            await ws.send(frame)
+            await next_reply(ws)
+            draining = asyncio.create_task(service.drain())
+            while (await aget(service.ws_port, "/ready"))[0] != 503:  # at once, in fact
+                await asyncio.sleep(0.05)
+            with pytest.raises(InvalidStatus) as refused:
+                async with client(service):
+                    pass
+            await ws.send(frame)
+            reply = await next_reply(ws)
+            service.hurry.set()  # what a second SIGTERM does
+            await ws.wait_closed()
+            await draining
+            return refused.value.response.status_code, reply, ws.close_code
+
+    refused, reply, code = asyncio.run(scenario())
+    assert refused == 503 and "letter" in reply and code == 1001
