@@ -72,6 +72,13 @@ def test_sigterm_closes_sessions_with_1001_and_exits_0():
     assert close_code == 1001
 
 
+#: A refusal must not wait on anything (a health app, a restart loop, a timeout): it comes as
+#: soon as the file or model is read. The bound is wide because a loaded 2-core machine, and
+#: the supervisor's start with --workers, can take several seconds just to import; how fast a
+#: start is belongs to the benchmarks, this only catches a refusal that hangs.
+REFUSED_WITHIN_S = 25
+
+
 def refuse(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[str], float]:
     started = time.monotonic()
     process = serve(*args, env=env)
@@ -86,14 +93,14 @@ def test_an_invalid_pipeline_refuses_to_start_with_one_line(tmp_path: Path):
     code, lines, elapsed = refuse(str(broken))
     assert code != 0 and len(lines) == 1, lines
     assert lines[0].startswith(f"{broken}:4:12: ") and "did you mean 'decode'" in lines[0]
-    assert elapsed < 5
+    assert elapsed < REFUSED_WITHIN_S
 
 
 def test_a_missing_model_refuses_to_start_with_one_line():
     code, lines, elapsed = refuse("--set", "classify.model=no-such-model.onnx")
     assert code != 0 and len(lines) == 1, lines
     assert "no-such-model.onnx" in lines[0] and "does not exist" in lines[0]
-    assert elapsed < 5
+    assert elapsed < REFUSED_WITHIN_S
 
 
 def test_a_corrupt_model_refuses_to_start_with_one_line(tmp_path: Path):
@@ -102,7 +109,7 @@ def test_a_corrupt_model_refuses_to_start_with_one_line(tmp_path: Path):
     code, lines, elapsed = refuse("--set", f"classify.model={corrupt}")
     assert code != 0 and len(lines) == 1, lines
     assert "cannot load ONNX model" in lines[0]
-    assert elapsed < 5
+    assert elapsed < REFUSED_WITHIN_S
 
 
 def test_an_invalid_setting_refuses_to_start_with_one_line():
@@ -132,7 +139,7 @@ def test_a_missing_pipeline_fails_before_the_health_app_announces_itself():
     code, lines, elapsed = refuse("no-such-pipeline.yaml", env={"HEALTH_PORT": "0"})
     assert code != 0 and len(lines) == 1, lines
     assert "cannot read pipeline" in lines[0] and "shipped pipelines: default, fast" in lines[0]
-    assert elapsed < 5
+    assert elapsed < REFUSED_WITHIN_S
 
 
 def test_a_missing_model_fails_before_the_health_app_announces_itself():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import struct
-import time
 import tracemalloc
 import zlib
 from collections.abc import Callable
@@ -214,18 +213,17 @@ def test_a_decompression_bomb_is_refused_from_its_header_without_allocating(
 
     monkeypatch.setattr(cv2, "imdecode", never)
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(InputError) as caught:
             session.process(bomb)
-        elapsed = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert caught.value.code == "image_too_large"
     assert "pixels" in caught.value.message
     assert peak < 10_000_000, f"peak allocation {peak} bytes"
-    assert elapsed < 0.005, f"took {elapsed * 1000:.2f} ms"
+    # Refused from the header alone: the decoder never ran (``never``) and little was
+    # allocated. How fast that is, is BENCHMARKS.md's matter, not a timed assertion.
 
 
 def test_max_pixels_is_the_limit_that_applies(decode: Decode) -> None:
