@@ -109,7 +109,10 @@ def test_hands_without_depth_do_not_depend_on_mirroring_either(
     assert np.sign(planar_chirality(flipped[None] - flipped[None, :1])) != np.sign(
         planar_chirality(points[None] - points[None, :1])
     )
-    np.testing.assert_array_equal(features(flipped), features(points))
+    # The hand's shape is bit-identical; where the wrist is (the contract's last three numbers,
+    # which the model reads only as movement) may differ by a float rounding of x → −x.
+    np.testing.assert_array_equal(features(flipped)[:N_SHAPE], features(points)[:N_SHAPE])
+    np.testing.assert_allclose(features(flipped)[N_SHAPE:], features(points)[N_SHAPE:], atol=1e-6)
     assert not shape(points).reshape(21, 3)[:, 2].any()
 
 
