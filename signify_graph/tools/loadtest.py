@@ -50,8 +50,24 @@ def messages(source: Path) -> list[dict[str, Any]]:
     return [{"type": "frame", "image": base64.b64encode(f).decode()} for f in webcam_frames(source)]
 
 
+@dataclass
+class Refusal:
+    """Set by the first client the server answers with ``wrong_input``: its pipeline takes the
+    other kind of message (landmarks, not frames), so every frame of the run would be refused
+    the same way. Every client stops at once and the command says so in one line."""
+
+    message: str | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 async def run_client(
-    url: str, items: list[dict[str, Any]], fps: float, start: float, stop: float, offset: int
+    url: str,
+    items: list[dict[str, Any]],
+    fps: float,
+    start: float,
+    stop: float,
+    offset: int,
+    refusal: Refusal | None = None,
 ) -> ClientStats:
     from websockets.asyncio.client import connect
 
@@ -68,6 +84,9 @@ async def run_client(
                     key = reply.get("id")
                     if "error" in reply:
                         stats.errors[reply["error"]["code"]] += 1
+                        if reply["error"]["code"] == "wrong_input" and refusal is not None:
+                            refusal.message = refusal.message or reply["error"]["message"]
+                            refusal.stop.set()
                     if isinstance(key, int) and key in sent_at:
                         if "error" not in reply:
                             stats.answered += 1
@@ -80,7 +99,7 @@ async def run_client(
             receiver = asyncio.create_task(receive())
             frame = 0
             # One pose held for a second, like a signer, then the next.
-            while tick < stop:
+            while tick < stop and not (refusal and refusal.stop.is_set()):
                 item = items[(offset + frame // int(fps or 1)) % len(items)]
                 sent_at[frame] = loop.time()
                 await ws.send(orjson.dumps({**item, "id": frame}).decode())
@@ -144,11 +163,20 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
     samples: list[dict[str, float]] = []
     sampler = asyncio.create_task(sample_metrics(args.metrics, begin, stop, samples))
     before = await asyncio.to_thread(scrape, args.metrics)
+    refusal = Refusal()
+    starts = [begin + args.ramp * i / max(1, args.clients) for i in range(args.clients)]
     clients = [
-        run_client(args.url, items, args.fps, begin + args.ramp * i / max(1, args.clients), stop, i)
-        for i in range(args.clients)
+        run_client(args.url, items, args.fps, at, stop, i, refusal) for i, at in enumerate(starts)
     ]
     results = await asyncio.gather(*clients)
+    if refusal.message is not None:
+        from .._errors import SignifyError
+
+        sampler.cancel()
+        other = "a landmark .npz" if "landmark" in refusal.message else "photos"
+        raise SignifyError(
+            f"{args.url} refuses these messages: {refusal.message} (give --source {other})"
+        )
     await sampler
     after = await asyncio.to_thread(scrape, args.metrics)
     latencies = np.asarray([x for r in results for x in r.latencies]) * 1000
@@ -235,6 +263,15 @@ def render(summary: dict[str, Any]) -> str:
         f"errors {summary['errors'] or 0}",
         f"latency ms: p50 {lat['p50']}  p95 {lat['p95']}  p99 {lat['p99']}  max {lat['max']}",
     ]
+    throttled = summary["unanswered"] - (summary["server_dropped"] or 0)
+    if summary["unanswered"] > 0:
+        lines.append(
+            f"  unanswered frames were dropped (newest frame wins: the server was busy) or "
+            f"throttled ({throttled if summary['server_dropped'] is not None else 'unknown'}"
+            ": the emit stage replies only when the letter or its probability changes, at "
+            "most every emit.min_interval_ms); to measure capacity, serve with --set "
+            "emit.min_interval_ms=0 --set emit.heartbeat_ms=1"
+        )
     first = summary.get("first_answer_ms")
     if first and first["max"] is not None:
         lines.append(f"first frame sent → first answer, ms: p50 {first['p50']}  max {first['max']}")

@@ -81,3 +81,49 @@ def test_photo_frames_are_answered_through_the_image_pipeline():
     # A session's first frame takes longest (MediaPipe's first detection), so newest-frame-wins
     # may replace a frame or two behind it; the rest are answered.
     assert summary["sent"] >= 18 and summary["answered"] >= summary["sent"] - 3
+
+
+def test_frames_a_landmark_server_refuses_stop_the_run_at_once_with_one_line():
+    """Photos against a landmarks pipeline: every frame would be ``wrong_input``; the command
+    says so after the first answer instead of after ``--duration`` (60 s here)."""
+
+    async def scenario() -> subprocess.CompletedProcess[str]:
+        async with running_service("pipelines/landmarks.yaml", EVERY_LANDMARK_FRAME) as service:
+            command = [sys.executable, "-m", "signify_graph.cli", "loadtest"]
+            url = f"ws://127.0.0.1:{service.ws_port}/"
+            return await asyncio.to_thread(
+                subprocess.run,
+                [*command, url, "--clients", "2", "--duration", "60", "--ramp", "0"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=50,  # far less than --duration: the run stopped early
+            )
+
+    done = asyncio.run(scenario())
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode != 0 and len(lines) == 1, done.stderr
+    assert "refuses these messages" in lines[0] and "give --source a landmark .npz" in lines[0]
+
+
+def test_the_summary_says_what_became_of_frames_without_a_reply():
+    from signify_graph.tools.loadtest import render
+
+    summary: dict[str, Any] = {
+        "clients": 1,
+        "fps": 15.0,
+        "duration_s": 2.0,
+        "url": "ws://127.0.0.1:1/",
+        "sent": 30,
+        "answered": 20,
+        "unanswered": 10,
+        "server_dropped": 4,
+        "errors": {},
+        "failed_clients": [],
+        "latency_ms": {"p50": 1.0, "p95": 2.0, "p99": 3.0, "max": 4.0},
+        "server": [],
+    }
+    text = render(summary)
+    assert "throttled (6: the emit stage replies only when the letter" in text
+    assert "--set emit.min_interval_ms=0 --set emit.heartbeat_ms=1" in text
+    assert "throttled" not in render({**summary, "answered": 30, "unanswered": 0})
