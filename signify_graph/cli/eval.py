@@ -117,7 +117,7 @@ def _run_spelling(args: argparse.Namespace, host: PluginHost, sequences: list[Pa
     if args.compare:
         reports.append(_evaluate_spelling(args, host, args.compare, sequences))
     if args.latency_png:
-        from ..tools.eval import write_latency_png
+        from ..tools.figures import write_latency_png
 
         write_latency_png(reports, args.latency_png)
     if args.json:
@@ -130,13 +130,9 @@ def _run_spelling(args: argparse.Namespace, host: PluginHost, sequences: list[Pa
 
 
 def run(args: argparse.Namespace, host: PluginHost) -> int:
-    from ..tools.eval import (
-        format_comparison,
-        format_report,
-        write_confusion_png,
-        write_latency_png,
-    )
+    from ..tools.eval import format_comparison, format_report
     from ..tools.executor import ExecutorSpec, open_executor
+    from ..tools.figures import write_confusion_png, write_latency_png
     from ..tools.inputs import VIDEO_SUFFIXES, check_input
     from ..tools.sequences import format_sequence
     from ..tools.spelling import spelling_data
@@ -155,7 +151,7 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
         if args.compare:
             reports.append(_evaluate_one(args, host, args.compare, pool))
     if args.confusion_png and "confusion" in reports[0]:
-        write_confusion_png(reports[0], args.confusion_png)
+        write_confusion_png(reports, args.confusion_png)
     if args.latency_png:
         write_latency_png(reports, args.latency_png)
     if args.json:

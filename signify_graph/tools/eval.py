@@ -174,6 +174,7 @@ def _report(
         "detected": len(detected),
         "correct": correct,
         "accuracy": round(correct / len(detected), 4) if detected else 0.0,
+        "end_to_end": round(correct / len(outcomes), 4),
         "detection_rate": round(len(detected) / len(outcomes), 4),
         "unknown_letters": [letter for letter in letters if labels and letter not in labels],
         "errors": dict(Counter(o.error for o in outcomes if o.error is not None)),
@@ -187,8 +188,10 @@ def format_report(report: dict[str, Any]) -> str:
     """The report for a terminal: summary, per letter, confusion, latency."""
     lines = [
         f"pipeline '{report['pipeline']}' on {report['data']}, {report['frames']} frame(s) each",
-        f"accuracy {report['accuracy']:.1%} ({report['correct']}/{report['detected']} detected "
-        f"hands)   detection rate {report['detection_rate']:.1%}   n {report['n']}",
+        f"accuracy {report['accuracy']:.1%} over detected hands ({report['correct']}/"
+        f"{report['detected']})   end to end {report['correct'] / report['n']:.1%} "
+        f"({report['correct']}/{report['n']} samples)   detection rate "
+        f"{report['detection_rate']:.1%}",
     ]
     if report["unknown_letters"]:
         unknown = " ".join(report["unknown_letters"])
@@ -214,74 +217,38 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_confusion_png(report: dict[str, Any], file: Path) -> None:
-    """Draw the confusion matrix with matplotlib (imported only when asked for)."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise SignifyError("--confusion-png needs matplotlib: pip install matplotlib") from exc
-    confusion = report["confusion"]
-    counts = np.array(confusion["counts"], dtype=np.float64).reshape(
-        len(confusion["rows"]), len(confusion["columns"])
-    )
-    figure = Figure(figsize=(1 + 0.35 * counts.shape[1], 1 + 0.35 * counts.shape[0]))
-    axes = figure.add_subplot()
-    axes.imshow(counts, cmap="Blues")
-    axes.set_xticks(range(counts.shape[1]), confusion["columns"])
-    axes.set_yticks(range(counts.shape[0]), confusion["rows"])
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true letter")
-    axes.set_title(f"{report['pipeline']}: accuracy {report['accuracy']:.1%}, n {report['n']}")
-    for (row, column), count in np.ndenumerate(counts):
-        if count:
-            axes.text(column, row, str(int(count)), ha="center", va="center", fontsize=7)
-    figure.tight_layout()
-    figure.savefig(file, dpi=120)
+#: The summary rows of a comparison: report key, label, and how the value is written.
+_SUMMARY_ROWS = (
+    ("accuracy", "accuracy (detected hands)", "{:.1%}"),
+    ("end_to_end", "end to end (all samples)", "{:.1%}"),
+    ("detection_rate", "detection rate", "{:.1%}"),
+    ("flicker_per_s", "flicker (changes/s)", "{:.2f}"),
+    ("time_to_correct_ms", "time to correct (ms)", "{:.0f}"),
+)
 
 
-def write_latency_png(reports: list[dict[str, Any]], file: Path) -> None:
-    """Per-stage p50/p90 of each pipeline as grouped bars (matplotlib, imported on demand)."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(8, 4))
-    axes = figure.add_subplot()
-    width = 0.8 / (2 * len(reports))
-    for k, report in enumerate(reports):
-        nodes = list(report["latency_ms"])
-        for j, stat in enumerate(("p50", "p90")):
-            offset = (2 * k + j) * width
-            values = [report["latency_ms"][n][stat] for n in nodes]
-            axes.bar(
-                [i + offset for i in range(len(nodes))],
-                values,
-                width,
-                label=f"{report['pipeline']} {stat}",
-            )
-        axes.set_xticks([i + 0.4 - width / 2 for i in range(len(nodes))], nodes)
-    axes.set_ylabel("ms per frame")
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(file, dpi=120)
+def _cell(value: Any, style: str) -> str:
+    return "–" if value is None else style.format(value)
 
 
 def format_comparison(first: dict[str, Any], second: dict[str, Any]) -> str:
-    """Two reports side by side: the summary figures, then letter by letter."""
+    """Two reports side by side, in the single report's units (percent, ms): the summary
+    figures, then letter by letter."""
     rows = [("pipeline", first["pipeline"], second["pipeline"])]
-    for key in ("accuracy", "detection_rate", "flicker_per_s", "time_to_correct_ms"):
+    for key, label, style in _SUMMARY_ROWS:
+        if key == "accuracy" and "flicker_per_s" in first:
+            label = "frame accuracy"  # a sequence: every frame scored against its span
         if key in first:
-            rows.append((key, first[key], second[key]))
+            rows.append((label, _cell(first[key], style), _cell(second.get(key), style)))
     for stat in ("p50", "p90"):
-        rows.append(
-            (
-                f"latency total {stat} (ms)",
-                first["latency_ms"]["total"][stat],
-                second["latency_ms"]["total"][stat],
-            )
-        )
-    lines = [f"{name:<28} {a!s:>14} {b!s:>14}" for name, a, b in rows]
+        mine, theirs = (f"{r['latency_ms']['total'][stat]:.3f}" for r in (first, second))
+        rows.append((f"latency total {stat} (ms)", mine, theirs))
+    lines = [f"{name:<28} {a:>14} {b:>14}" for name, a, b in rows]
     if "per_letter" in first:
         lines += ["", f"{'letter (accuracy)':<28} {first['pipeline']:>14} {second['pipeline']:>14}"]
         for letter, row in first["per_letter"].items():
             other = second["per_letter"].get(letter, {}).get("accuracy")
-            lines.append(f"{letter:<28} {row['accuracy']!s:>14} {other!s:>14}")
+            lines.append(
+                f"{letter:<28} {_cell(row['accuracy'], '{:.0%}'):>14} {_cell(other, '{:.0%}'):>14}"
+            )
     return "\n".join(lines)

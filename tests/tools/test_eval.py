@@ -56,6 +56,7 @@ def check_consistent(report: dict[str, Any]) -> None:
     assert (report["n"], report["detected"], report["correct"]) == (n, detected, correct)
     assert report["accuracy"] == round(correct / detected, 4)
     assert report["detection_rate"] == round(detected / n, 4)
+    assert report["end_to_end"] == round(correct / n, 4)
     confusion = report["confusion"]
     assert list(report["per_letter"]) == confusion["rows"]
     for letter, counts in zip(confusion["rows"], confusion["counts"], strict=True):
@@ -188,9 +189,56 @@ def test_the_text_report_shows_summary_letters_confusion_and_latency(
     )
     assert code == 0, err
     assert out.startswith("pipeline 'landmarks' on ")
-    for needle in ("accuracy ", "detection rate 100.0%", "letter  n  detected", "confusion (rows"):
+    for needle in ("detection rate 100.0%", "letter  n  detected", "confusion (rows"):
         assert needle in out
+    headline = out.splitlines()[1]
+    assert " over detected hands (" in headline and " end to end " in headline
     assert "latency per frame (ms)" in out and "classify" in out
+
+
+def test_compare_speaks_the_single_reports_units_and_draws_both_pipelines(
+    landmark_file: Path, classifier: Path, tmp_path: Path
+) -> None:
+    """Percent, as the single report, not 0.8433; the confusion picture has a panel per
+    pipeline and the latency bars sit at the union of both graphs' node ids."""
+    from signify_graph.tools.figures import latency_nodes
+
+    confusion, latency = tmp_path / "confusion.png", tmp_path / "latency.png"
+    code, out, err = run_cli(
+        "eval",
+        str(PIPELINES / "landmarks.yaml"),
+        "--data",
+        str(landmark_file),
+        "--compare",
+        str(PIPELINES / "landmarks.yaml"),
+        "--confusion-png",
+        str(confusion),
+        "--latency-png",
+        str(latency),
+    )
+    assert code == 0, err
+    rows = {line[:28].strip(): line[28:].split() for line in out.splitlines() if line.strip()}
+    for label in ("accuracy (detected hands)", "end to end (all samples)", "detection rate"):
+        assert all(cell.endswith("%") for cell in rows[label]), rows[label]
+    assert rows["detection rate"] == ["100.0%", "100.0%"]
+    one = run_cli("eval", str(PIPELINES / "landmarks.yaml"), "--data", str(landmark_file))[1]
+    assert f"accuracy {rows['accuracy (detected hands)'][0]} over detected hands" in one
+    from matplotlib.image import imread
+
+    single = tmp_path / "single.png"
+    run_cli(
+        "eval",
+        str(PIPELINES / "landmarks.yaml"),
+        "--data",
+        str(landmark_file),
+        "--confusion-png",
+        str(single),
+    )
+    assert imread(confusion).shape[1] > 1.6 * imread(single).shape[1]  # two panels
+    assert latency.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    first = {"latency_ms": {"decode": {}, "hands": {}, "classify": {}}}
+    second = {"latency_ms": {"hands": {}, "normalize": {}, "classify": {}}}
+    assert latency_nodes([first, second]) == ["decode", "hands", "classify", "normalize"]
 
 
 @pytest.mark.parametrize(
