@@ -73,7 +73,7 @@ _REPO_FACTS = {
     ),
 }
 #: Signer sources whose rows are consecutive webcam frames, in recording order, per letter.
-_VIDEO_RUNS = frozenset({"lm_AnnuMaryMahesh"})
+_VIDEO_RUNS = frozenset({"lm_AnnuMaryMahesh", "lm_Rhys12-Tran"})
 
 
 @dataclass
