@@ -7,8 +7,9 @@ generator is pinned with ``taskset`` to the last CPU; on a machine with three or
 server gets the others, on two it is not pinned (the workers then share the generator's core:
 the figures say so).
 
-Capacity: the most clients at 15 fps for which p99 ≤ 50 ms, ≥ 99.9 % of the frames answered and
-no client failed; found by growing the count by half until a trial fails, then halving the gap
+Capacity: the most clients at 15 fps for which p99 ≤ 50 ms, ≥ 99.9 % of the frames answered
+(99 % for images: a session's first frames wait for MediaPipe's first detection) and no client
+failed; found by growing the count by half until a trial fails, then halving the gap
 down to ``--resolution``. HAProxy: ``--lb-clients`` clients straight to one replica and through
 HAProxy (``deploy/haproxy.cfg``, both of its servers that same replica, so the replica's load is
 the same), alternating ``--rounds`` times.
@@ -112,16 +113,18 @@ def load(
     return summary
 
 
-def passes(summary: dict[str, Any], limit_ms: float) -> bool:
+def passes(summary: dict[str, Any], limit_ms: float, min_answered: float = 0.999) -> bool:
     p99 = summary["latency_ms"]["p99"]
     answered = summary["answered"] / max(1, summary["sent"])
-    ok = p99 is not None and p99 <= limit_ms and answered >= 0.999
+    ok = p99 is not None and p99 <= limit_ms and answered >= min_answered
     return ok and not summary["failed_clients"]
 
 
 def capacity(workers: int, args: argparse.Namespace) -> dict[str, Any]:
     pipeline = "pipelines/fast.yaml" if args.images else "pipelines/landmarks.yaml"
-    source, limit = (PHOTOS, 100.0) if args.images else (LANDMARKS, 50.0)
+    # Images: a session's first frame waits for MediaPipe's first detection (~100 ms), so
+    # newest-frame-wins replaces a frame or two behind it by design; 99 % answered, not 99.9 %.
+    source, limit, answered = (PHOTOS, 100.0, 0.99) if args.images else (LANDMARKS, 50.0, 0.999)
     server = Server(workers, OUT / f"server-{workers}w.log", pipeline)
     url, metrics = f"ws://127.0.0.1:{server.port}/", f"http://127.0.0.1:{server.health}/metrics"
     trials: list[dict[str, Any]] = []
@@ -129,7 +132,7 @@ def capacity(workers: int, args: argparse.Namespace) -> dict[str, Any]:
         good, bad, clients = 0, 0, args.start
         while bad == 0 or bad - good > max(args.resolution, good // 20):
             summary = load(url, clients, args.duration, metrics, source)
-            ok = passes(summary, limit)
+            ok = passes(summary, limit, answered)
             trials.append({"clients": clients, "ok": ok, **summary, "server": None})
             print(
                 f"  {workers} worker(s), {clients} clients: p99 {summary['latency_ms']['p99']}"
