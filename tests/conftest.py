@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from signify_graph.cli.native_noise import without_native_noise
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def signify_cli(
+    *args: str, timeout: float = 300, **options: Any
+) -> subprocess.CompletedProcess[str]:
+    """``signify-graph ARGS`` as a user runs it: its own process, from the checkout, output
+    captured as text (``options`` go to :func:`subprocess.run`, e.g. ``env``)."""
+    return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-m", "signify_graph.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **options,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +117,16 @@ def _run_spelling(args: argparse.Namespace, host: PluginHost, sequences: list[Pa
     reports = [_evaluate_spelling(args, host, args.pipeline, sequences)]
     if args.compare:
         reports.append(_evaluate_spelling(args, host, args.compare, sequences))
+    return _print_reports(args, reports, format_spelling, format_spelling_comparison)
+
+
+def _print_reports(
+    args: argparse.Namespace,
+    reports: list[dict[str, Any]],
+    single: Callable[[dict[str, Any]], str],
+    pair: Callable[[dict[str, Any], dict[str, Any]], str],
+) -> int:
+    """The latency picture if asked for, then the reports: JSON, side by side, or one."""
     if args.latency_png:
         from ..tools.figures import write_latency_png
 
@@ -123,16 +134,16 @@ def _run_spelling(args: argparse.Namespace, host: PluginHost, sequences: list[Pa
     if args.json:
         print(json.dumps(reports[0] if len(reports) == 1 else {"pipelines": reports}, indent=2))
     elif len(reports) == 2:
-        print(format_spelling_comparison(*reports))
+        print(pair(*reports))
     else:
-        print(format_spelling(reports[0]))
+        print(single(reports[0]))
     return 0
 
 
 def run(args: argparse.Namespace, host: PluginHost) -> int:
     from ..tools.eval import format_comparison, format_report
     from ..tools.executor import ExecutorSpec, open_executor
-    from ..tools.figures import write_confusion_png, write_latency_png
+    from ..tools.figures import write_confusion_png
     from ..tools.inputs import VIDEO_SUFFIXES, check_input
     from ..tools.sequences import format_sequence
     from ..tools.spelling import spelling_data
@@ -152,13 +163,5 @@ def run(args: argparse.Namespace, host: PluginHost) -> int:
             reports.append(_evaluate_one(args, host, args.compare, pool))
     if args.confusion_png and "confusion" in reports[0]:
         write_confusion_png(reports, args.confusion_png)
-    if args.latency_png:
-        write_latency_png(reports, args.latency_png)
-    if args.json:
-        print(json.dumps(reports[0] if len(reports) == 1 else {"pipelines": reports}, indent=2))
-    elif len(reports) == 2:
-        print(format_comparison(*reports))
-    else:
-        sequence = "spans" in reports[0]
-        print(format_sequence(reports[0]) if sequence else format_report(reports[0]))
-    return 0
+    single = format_sequence if "spans" in reports[0] else format_report
+    return _print_reports(args, reports, single, format_comparison)

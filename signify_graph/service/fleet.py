@@ -14,7 +14,7 @@ from typing import Any
 
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from .observe import SERVICE_NAME, multiprocess_exposition
+from .observe import SERVICE_NAME, liveness, multiprocess_exposition
 
 
 @dataclass(slots=True)
@@ -48,11 +48,7 @@ class Fleet:
 
     def health(self) -> dict[str, Any]:
         return {
-            "status": "healthy",
-            "service": SERVICE_NAME,
-            "phase": self.phase,
-            "uptime_s": round(time.monotonic() - self.started, 1),
-            "sessions": self.sessions(),
+            **liveness(self.phase, self.started, self.sessions()),
             "workers": [{"worker": w.id, "pid": w.pid, "ready": w.ready} for w in self.workers],
         }
 

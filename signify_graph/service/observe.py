@@ -41,6 +41,18 @@ def _os_threads() -> float:
     return float("nan")
 
 
+def liveness(phase: str, started: float, sessions: int) -> dict[str, Any]:
+    """What every ``/health`` says, a worker's or the supervisor's: alive, in which phase, for
+    how long (``started`` on the monotonic clock), with how many sessions."""
+    return {
+        "status": "healthy",
+        "service": SERVICE_NAME,
+        "phase": phase,
+        "uptime_s": round(time.monotonic() - started, 1),
+        "sessions": sessions,
+    }
+
+
 def multiprocess_dir() -> str | None:
     """The folder of multiprocess metrics, when this process is one of ``serve --workers``.
     prometheus_client reads the variable when it is imported: it is set for a worker before
@@ -197,11 +209,7 @@ class ServiceState:
     def health(self) -> dict[str, Any]:
         """``/health``: the process is alive (even while starting or draining)."""
         return {
-            "status": "healthy",
-            "service": SERVICE_NAME,
-            "phase": self.phase,
-            "uptime_s": round(time.monotonic() - self.started, 1),
-            "sessions": self.sessions,
+            **liveness(self.phase, self.started, self.sessions),
             **self.identity(),
             **({} if self.worker is None else {"worker": self.worker, "pid": os.getpid()}),
         }

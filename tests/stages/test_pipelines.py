@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -19,6 +18,7 @@ import pytest
 from signify_graph import Graph, PluginHost, create_host, load_graph
 from signify_graph.testing import check_stage_contract
 
+from ..conftest import signify_cli
 from .conftest import PIPELINES, REPO, Photo
 
 pytestmark = pytest.mark.slow
@@ -128,14 +128,7 @@ def test_replies_of_the_default_pipeline_are_well_formed_and_throttled(
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "signify_graph.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return signify_cli(*args, timeout=120)
 
 
 def test_signify_graph_validate_accepts_every_shipped_pipeline(classifier: Path) -> None:

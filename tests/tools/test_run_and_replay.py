@@ -18,6 +18,7 @@ from signify_graph._graph import build_graph
 from signify_graph._pipeline import plan_pipeline
 from signify_graph.service.record import load_recording, replay
 
+from ..conftest import signify_cli
 from ..service.conftest import ROOT, client, next_reply, photo, running_service
 
 pytestmark = pytest.mark.slow
@@ -26,15 +27,7 @@ PHOTOS = ROOT / "tests" / "data" / "photos"
 VIDEO = ROOT / "tests" / "data" / "video" / "letters.mp4"
 
 
-def signify(*args: str, **options: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "signify_graph.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        **options,
-    )  # type: ignore[call-overload]
+signify = signify_cli
 
 
 def test_run_over_committed_photos_writes_one_json_line_per_photo_each_its_own_session(

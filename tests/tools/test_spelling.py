@@ -7,7 +7,6 @@ import asyncio
 import json
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from signify_graph import create_host, load_graph
 from signify_graph.service.record import load_recording
 
+from ..conftest import signify_cli
 from ..service.conftest import EVERY_LANDMARK_FRAME, ROOT, client, next_reply, running_service
 
 pytestmark = pytest.mark.slow
@@ -28,13 +28,7 @@ WORDS = "HELLO MY JAZZ BAND ROCKS"
 
 
 def signify(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "signify_graph.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return signify_cli(*args, timeout=600)
 
 
 def eval_json(*args: str) -> dict[str, Any]:
